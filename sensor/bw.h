@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bw.h: common types and error codes, included first by every file.
+ *
+ * Errors are negative ints; BW_OK is 0. Functions return one of these and
+ * hand results through out-parameters. Keep this header small: anything a
+ * single module needs belongs in that module's header.
+ */
+#ifndef BW_H
+#define BW_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BW_VERSION "0.1.0"
+
+enum bw_err {
+	BW_OK = 0,
+	BW_ENOMEM = -ENOMEM,   /* allocation failed or a memory cap was hit */
+	BW_EINVAL = -EINVAL,   /* bad argument or configuration */
+	BW_EIO = -EIO,         /* read or write failed */
+	BW_ENOENT = -ENOENT,   /* file or entry not found */
+	BW_EMALF = -1000,      /* malformed input (counted, not logged) */
+	BW_ETRUNC = -1001,     /* input ends before a structure does */
+	BW_EAGAIN = -1002,     /* need more bytes (stream) or fragment held */
+	BW_ENOTSUP = -1003,    /* well-formed but not something we handle */
+	BW_ELIMIT = -1004,     /* a configured bound was reached */
+	BW_EEOF = -1005,       /* end of input */
+};
+
+/* Static string for an error code; never NULL. */
+const char *bw_strerror(int err);
+
+#define BW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BW_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define BW_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define bw_likely(x) __builtin_expect(!!(x), 1)
+#define bw_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Packet time: nanoseconds since the Unix epoch, from the capture. */
+typedef uint64_t bw_time_t;
+#define BW_NSEC_PER_SEC 1000000000ULL
+#define BW_NSEC_PER_MSEC 1000000ULL
+
+/*
+ * An IP address. IPv4 is kept in the first 4 bytes of a[] with the rest
+ * zero, so two addresses compare with memcmp over the whole struct.
+ */
+struct bw_ip {
+	uint8_t family; /* 4 or 6; 0 = none */
+	uint8_t a[16];
+};
+
+/* Write the textual form of ip into out (at least 46 bytes). Returns out. */
+char *bw_ip_str(const struct bw_ip *ip, char *out, size_t cap);
+
+#endif /* BW_H */

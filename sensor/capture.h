@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * capture.h: where frames come from. One interface, several backends:
+ * offline files now (our own memory-mapped pcap/pcapng reader, and libpcap),
+ * live AF_PACKET / AF_XDP / libpcap in the live-capture issue.
+ *
+ * A frame borrows its bytes from the reader; they stay valid until the next
+ * call to next() on the same reader (the mmap reader keeps them valid until
+ * close, but callers must not rely on that).
+ */
+#ifndef BW_CAPTURE_H
+#define BW_CAPTURE_H
+
+#include "../parsers/anomaly.h"
+#include "bw.h"
+
+struct bw_frame {
+	const uint8_t *data;  /* borrowed */
+	uint32_t cap_len;     /* bytes in data */
+	uint32_t wire_len;    /* original length on the wire */
+	bw_time_t ts;         /* capture time, ns since the epoch */
+	int linktype;         /* LINKTYPE_* of this frame's interface */
+	uint32_t ifindex;     /* pcapng interface id, 0 for pcap */
+	uint64_t number;      /* 1-based frame number in the file */
+	uint64_t offset;      /* byte offset of the frame's record in the file */
+};
+
+enum bw_reader_kind {
+	BW_READER_AUTO = 0,   /* our mmap reader for pcap and pcapng; libpcap for anything else */
+	BW_READER_MMAP,
+	BW_READER_LIBPCAP,
+};
+
+struct bw_capture_file;
+
+/*
+ * Open a capture file. Returns BW_OK and *out, or an error with a message in
+ * err (naming the file and what is wrong). an counts per-frame anomalies
+ * (snaplen cut, zero length, impossible length, time going backwards).
+ */
+int bw_capture_file_open(const char *path, enum bw_reader_kind kind, struct bw_anomalies *an,
+			 struct bw_capture_file **out, char *err, size_t errcap);
+
+/*
+ * Next frame. Returns BW_OK, BW_EEOF at a clean end, or an error (truncated
+ * or corrupt file) with bw_capture_file_error() naming the file and the frame
+ * number or byte offset; frames before the error were delivered. After an
+ * error, next() keeps returning it.
+ */
+int bw_capture_file_next(struct bw_capture_file *f, struct bw_frame *fr);
+
+const char *bw_capture_file_error(const struct bw_capture_file *f);
+uint64_t bw_capture_file_size(const struct bw_capture_file *f);  /* bytes in the file */
+uint64_t bw_capture_file_pos(const struct bw_capture_file *f);   /* bytes read so far */
+const char *bw_capture_file_format(const struct bw_capture_file *f); /* "pcap", "pcap-ns", "pcapng", "libpcap" */
+void bw_capture_file_close(struct bw_capture_file *f); /* NULL-safe */
+
+#endif /* BW_CAPTURE_H */

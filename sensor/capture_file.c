@@ -1,0 +1,905 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * capture_file.c: offline capture files, read by our own parser over a
+ * read-only memory mapping of the whole file. Classic pcap (micro, nano and
+ * Kuznetzov's modified format, either byte order) and pcapng (any number of
+ * sections, each with its own byte order and interfaces, interfaces of
+ * different link types in one file, if_tsresol/if_tsoffset, enhanced, simple
+ * and obsolete packet blocks). It exists because libpcap copies every frame
+ * into its buffer and refuses pcapng files whose interfaces differ in link
+ * type; here a frame is a pointer into the mapping (zero copy) and only the
+ * record headers are touched, with the kernel told to read ahead. All reads
+ * of file bytes go through the bounded cursor of parsers/wire.h over the
+ * mapping, so a hostile file can cut or lie about any length without a read
+ * past the end. Damage that loses the record framing (a truncated record, a
+ * bad block length, an impossible classic-pcap length) stops the file with
+ * one message naming the byte offset and frame number; damage inside a frame
+ * whose framing is intact is counted as an anomaly and the reader goes on.
+ * Decisions worth knowing: frame numbers count every packet record in the
+ * file, skipped ones included, so a number names the same record whatever
+ * was skipped (and libpcap's reader numbers alike); a frame on a pcapng
+ * interface its section never described is skipped and counted as
+ * CAP_UNKNOWN_LINKTYPE (there is no link type to decode it with); a simple
+ * packet block has no timestamp and gets the previous frame's; times below 0
+ * or past 2^64 ns saturate. The file is mapped at its size at open: a file
+ * still being written is read up to that size, and one cut shorter while
+ * mapped raises SIGBUS (as with any mapping).
+ * This file also holds the public bw_capture_file_* entry points, which
+ * dispatch to this reader or to the libpcap one (capture_libpcap.c) through
+ * the ops table of capture_file_impl.h, and the per-frame checks both share.
+ */
+#include "bw.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../parsers/wire.h"
+#include "capture.h"
+#include "capture_file_impl.h"
+
+#define PCAP_MAGIC_US 0xa1b2c3d4u  /* as read in the writer's byte order */
+#define PCAP_MAGIC_NS 0xa1b23c4du
+#define PCAP_MAGIC_KUZ 0xa1b2cd34u /* Kuznetzov's modified pcap: 24-byte records */
+#define PCAPNG_SHB 0x0a0d0d0au     /* a palindrome: same in both byte orders */
+#define PCAPNG_BOM 0x1a2b3c4du
+#define PCAPNG_IDB 1u
+#define PCAPNG_PB 2u               /* obsolete packet block */
+#define PCAPNG_SPB 3u
+#define PCAPNG_EPB 6u
+
+#define PCAP_FILE_HDR 24u
+#define PCAP_REC_HDR 16u
+#define PCAP_KUZ_REC_HDR 24u
+#define NG_BLOCK_MIN 12u           /* type, length, trailing length */
+#define NG_SHB_BODY 16u            /* byte-order magic, version, section length */
+
+#define OPT_ENDOFOPT 0u
+#define OPT_IF_TSRESOL 9u
+#define OPT_IF_TSOFFSET 14u
+
+/* Read-ahead: keep MADV_WILLNEED this far ahead of the cursor, in chunks. */
+#define PREFETCH_CHUNK (8u << 20)
+#define PREFETCH_AHEAD (16u << 20)
+
+/*
+ * Writers before pcap 2.3 put orig_len before incl_len; 2.3 files may be
+ * either way round. libpcap and Wireshark swap them back, and so do we.
+ */
+enum { LEN_NOT_SWAPPED, LEN_SWAPPED, LEN_MAYBE_SWAPPED };
+
+/* How an interface's timestamp units become nanoseconds. */
+enum ts_mode {
+	TS_MUL,   /* units of 10^-n, n <= 9: multiply by 10^(9-n) */
+	TS_DIV,   /* units of 10^-n, n > 9: divide by 10^(n-9) */
+	TS_SHIFT, /* units of 2^-n: multiply by 10^9, shift right n */
+	TS_ZERO,  /* units so small that any 64-bit count is under 1 ns */
+};
+
+struct ng_iface {
+	int linktype;
+	uint32_t snaplen;  /* 0 = no limit */
+	uint8_t ts_mode;
+	uint8_t ts_shift;
+	uint64_t ts_k;
+	int64_t ts_offset; /* seconds, if_tsoffset */
+};
+
+struct mm_reader {
+	struct bw_capture_file f; /* first: the public handle points here */
+	struct bw_wire w;         /* the whole file; w.pos is the read position */
+	void *map;                /* NULL when reading a caller's buffer */
+	size_t map_len;
+	size_t advised;           /* MADV_WILLNEED issued up to here */
+	bool pcapng;
+	bool be;                  /* file (or current section) is big endian */
+	/* classic pcap */
+	bool nano;
+	uint8_t swapped;          /* LEN_*: incl_len and orig_len in each other's place */
+	uint32_t rec_hdr;
+	int linktype;
+	uint32_t snaplen;
+	uint32_t max_caplen;
+	/* pcapng: interfaces of the current section */
+	struct ng_iface *ifs;
+	uint32_t nifs, ifcap;
+};
+
+static const struct bw_capture_ops mm_ops;
+
+/* ---- shared head ------------------------------------------------------ */
+
+void bw_capture_file_init(struct bw_capture_file *f, const struct bw_capture_ops *ops,
+			  const char *path, struct bw_anomalies *an, const char *format)
+{
+	f->ops = ops;
+	f->an = an;
+	f->format = format;
+	f->size = 0;
+	f->frames = 0;
+	f->last_ts = 0;
+	f->have_ts = false;
+	f->err = BW_OK;
+	snprintf(f->path, sizeof(f->path), "%s", path ? path : "(null)");
+	f->errmsg[0] = '\0';
+}
+
+int bw_capture_file_fail(struct bw_capture_file *f, int err, const char *fmt, ...)
+{
+	int n = snprintf(f->errmsg, sizeof(f->errmsg), "%s: ", f->path);
+	if (n < 0 || (size_t)n >= sizeof(f->errmsg))
+		n = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(f->errmsg + n, sizeof(f->errmsg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	f->err = err;
+	return err;
+}
+
+bool bw_capture_frame_check(struct bw_capture_file *f, struct bw_frame *fr, uint32_t snaplen,
+			    bool has_ts)
+{
+	if (fr->cap_len == 0) {
+		bw_anomaly(f->an, BW_AN_CAP_ZERO_LENGTH);
+		return false;
+	}
+	/*
+	 * One length reason per frame. A frame longer than the snaplen or the
+	 * wire is cut to the smaller (what libpcap does for the snaplen); a
+	 * wire length of 0 with bytes present says nothing, so the captured
+	 * length stands for it.
+	 */
+	bool bad = false;
+	if (snaplen && fr->cap_len > snaplen) {
+		fr->cap_len = snaplen;
+		bad = true;
+	}
+	if (fr->wire_len < fr->cap_len) {
+		if (fr->wire_len == 0)
+			fr->wire_len = fr->cap_len;
+		else
+			fr->cap_len = fr->wire_len;
+		bad = true;
+	}
+	if (bad)
+		bw_anomaly(f->an, BW_AN_CAP_BAD_LENGTH);
+	else if (fr->cap_len < fr->wire_len)
+		bw_anomaly(f->an, BW_AN_CAP_SNAPLEN_CUT);
+
+	if (!has_ts) {
+		fr->ts = f->last_ts;
+	} else {
+		if (f->have_ts && fr->ts < f->last_ts)
+			bw_anomaly(f->an, BW_AN_CAP_TIME_BACKWARDS);
+		f->last_ts = fr->ts;
+		f->have_ts = true;
+	}
+	return true;
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void set_err(char *err, size_t errcap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errcap, const char *fmt, ...)
+{
+	if (!err || errcap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errcap, fmt, ap);
+	va_end(ap);
+}
+
+static inline uint16_t rd16(struct bw_wire *w, bool be)
+{
+	return be ? bw_wire_u16(w) : bw_wire_u16_le(w);
+}
+
+static inline uint32_t rd32(struct bw_wire *w, bool be)
+{
+	return be ? bw_wire_u32(w) : bw_wire_u32_le(w);
+}
+
+static inline uint64_t rd64(struct bw_wire *w, bool be)
+{
+	uint64_t a = rd32(w, be), b = rd32(w, be);
+	return be ? (a << 32) | b : (b << 32) | a;
+}
+
+static inline unsigned long long ull(uint64_t v) { return (unsigned long long)v; }
+
+static void prefetch(struct mm_reader *r)
+{
+	if (!r->map || r->advised >= r->map_len || r->w.pos + PREFETCH_AHEAD <= r->advised)
+		return;
+	size_t n = BW_MIN((size_t)PREFETCH_CHUNK, r->map_len - r->advised);
+	/* advised only grows in whole chunks, so the address stays page aligned */
+	(void)madvise((uint8_t *)r->map + r->advised, n, MADV_WILLNEED);
+	r->advised += n;
+}
+
+/* Saturating a*10^9-scale arithmetic: the result is clamped to [0, 2^64). */
+static bw_time_t ts_to_ns(const struct ng_iface *ifc, uint64_t t)
+{
+	unsigned __int128 v;
+	switch (ifc->ts_mode) {
+	case TS_MUL: v = (unsigned __int128)t * ifc->ts_k; break;
+	case TS_DIV: v = t / ifc->ts_k; break;
+	case TS_SHIFT: v = ((unsigned __int128)t * BW_NSEC_PER_SEC) >> ifc->ts_shift; break;
+	default: v = 0; break;
+	}
+	/* both terms are under 2^94, so the signed sum cannot overflow */
+	__int128 s = (__int128)v + (__int128)ifc->ts_offset * (__int128)BW_NSEC_PER_SEC;
+	if (s < 0)
+		return 0;
+	if (s > (__int128)UINT64_MAX)
+		return UINT64_MAX;
+	return (bw_time_t)s;
+}
+
+static void iface_set_tsresol(struct ng_iface *ifc, uint8_t v)
+{
+	unsigned n = v & 0x7fu;
+	if (v & 0x80u) {
+		ifc->ts_mode = TS_SHIFT;
+		ifc->ts_shift = (uint8_t)n;
+		return;
+	}
+	uint64_t k = 1;
+	if (n <= 9) {
+		for (unsigned i = n; i < 9; i++)
+			k *= 10;
+		ifc->ts_mode = TS_MUL;
+	} else if (n - 9 <= 19) {
+		for (unsigned i = 9; i < n; i++)
+			k *= 10;
+		ifc->ts_mode = TS_DIV;
+	} else {
+		ifc->ts_mode = TS_ZERO;
+	}
+	ifc->ts_k = k;
+}
+
+/* ---- classic pcap ----------------------------------------------------- */
+
+static int pcap_start(struct mm_reader *r, uint32_t magic)
+{
+	struct bw_capture_file *f = &r->f;
+	struct bw_wire *w = &r->w;
+	if (bw_wire_left(w) < PCAP_FILE_HDR)
+		return bw_capture_file_fail(f, BW_ETRUNC,
+					    "truncated pcap file header: the file has %zu bytes, the header needs %u",
+					    bw_wire_left(w), PCAP_FILE_HDR);
+	/* magic was read little endian: the writer's own order reads it as written */
+	uint32_t m = bw_wire_u32_le(w);
+	r->be = (m != magic);
+	uint16_t major = rd16(w, r->be);
+	uint16_t minor = rd16(w, r->be);
+	bw_wire_skip(w, 8); /* thiszone, sigfigs: unused, as by libpcap */
+	uint32_t snaplen = rd32(w, r->be);
+	uint32_t network = rd32(w, r->be);
+	if (major != 2)
+		return bw_capture_file_fail(f, BW_ENOTSUP, "unsupported pcap version %u.%u (expected 2.x)",
+					    major, minor);
+	r->swapped = minor < 3 ? LEN_SWAPPED : minor == 3 ? LEN_MAYBE_SWAPPED : LEN_NOT_SWAPPED;
+	r->nano = (magic == PCAP_MAGIC_NS);
+	r->rec_hdr = (magic == PCAP_MAGIC_KUZ) ? PCAP_KUZ_REC_HDR : PCAP_REC_HDR;
+	/* the upper 16 bits carry the FCS length and flag bits, not the type */
+	r->linktype = (int)(network & 0xffffu);
+	r->max_caplen = BW_CAPTURE_MAX_CAPLEN;
+	if (snaplen > r->max_caplen)
+		r->max_caplen = BW_MIN(snaplen, BW_CAPTURE_MAX_CAPLEN_HARD);
+	/* 0 or a silly value says nothing: no snaplen check then (libpcap's rule) */
+	r->snaplen = (snaplen > r->max_caplen) ? 0 : snaplen;
+	f->format = r->nano ? "pcap-ns" : "pcap";
+	return BW_OK;
+}
+
+static int pcap_next(struct mm_reader *r, struct bw_frame *fr)
+{
+	struct bw_capture_file *f = &r->f;
+	struct bw_wire *w = &r->w;
+	for (;;) {
+		size_t off = bw_wire_pos(w);
+		size_t left = bw_wire_left(w);
+		if (left == 0)
+			return BW_EEOF;
+		uint64_t num = f->frames + 1;
+		if (left < r->rec_hdr)
+			return bw_capture_file_fail(
+				f, BW_ETRUNC,
+				"truncated frame record at byte %zu (frame %llu): file ends inside the record header (%zu of %u bytes)",
+				off, ull(num), left, r->rec_hdr);
+		uint32_t sec = rd32(w, r->be);
+		uint32_t frac = rd32(w, r->be);
+		uint32_t incl = rd32(w, r->be);
+		uint32_t orig = rd32(w, r->be);
+		if (r->rec_hdr > PCAP_REC_HDR)
+			bw_wire_skip(w, r->rec_hdr - PCAP_REC_HDR); /* ifindex, protocol, pkt_type */
+		f->frames = num;
+		if (r->swapped == LEN_SWAPPED || (r->swapped == LEN_MAYBE_SWAPPED && incl > orig)) {
+			uint32_t t = incl;
+			incl = orig;
+			orig = t;
+		}
+		if (incl > r->max_caplen) {
+			/*
+			 * No sane writer produced this: the header is garbage and so
+			 * is where the next record starts. Stop rather than guess.
+			 */
+			bw_anomaly(f->an, BW_AN_CAP_BAD_LENGTH);
+			bw_wire_seek(w, off);
+			return bw_capture_file_fail(
+				f, BW_EMALF,
+				"corrupt frame record at byte %zu (frame %llu): captured length %u is over the %u-byte maximum; the file is damaged from here on",
+				off, ull(num), incl, r->max_caplen);
+		}
+		if (incl > bw_wire_left(w)) {
+			size_t have = bw_wire_left(w);
+			bw_wire_seek(w, off);
+			return bw_capture_file_fail(
+				f, BW_ETRUNC,
+				"truncated frame record at byte %zu (frame %llu): file ends inside the record (%zu of %u frame bytes)",
+				off, ull(num), have, incl);
+		}
+		fr->data = bw_wire_ptr(w, incl);
+		fr->cap_len = incl;
+		fr->wire_len = orig;
+		fr->ts = (bw_time_t)sec * BW_NSEC_PER_SEC + (r->nano ? frac : (bw_time_t)frac * 1000u);
+		fr->linktype = r->linktype;
+		fr->ifindex = 0;
+		fr->number = num;
+		fr->offset = off;
+		prefetch(r);
+		if (bw_capture_frame_check(f, fr, r->snaplen, true))
+			return BW_OK;
+	}
+}
+
+/* ---- pcapng ----------------------------------------------------------- */
+
+static bool ng_is_packet(uint32_t type)
+{
+	return type == PCAPNG_EPB || type == PCAPNG_SPB || type == PCAPNG_PB;
+}
+
+/*
+ * "frame N" for a block that carries a frame, "after frame N" for one that
+ * does not, so a message always says how far the good part of the file went.
+ */
+static const char *ng_where(const struct mm_reader *r, uint32_t type, bool known, char *buf,
+			    size_t cap)
+{
+	if (known && ng_is_packet(type))
+		snprintf(buf, cap, "frame %llu", ull(r->f.frames + 1));
+	else
+		snprintf(buf, cap, "after frame %llu", ull(r->f.frames));
+	return buf;
+}
+
+/*
+ * Frame the block at the cursor: check its lengths and hand back its type,
+ * its body (without type, length and trailing length) and its offset; the
+ * cursor moves past it. A section header sets the byte order first, since
+ * its own length is written in it.
+ */
+static int ng_block(struct mm_reader *r, uint32_t *type, struct bw_wire *body, size_t *offp)
+{
+	struct bw_capture_file *f = &r->f;
+	/* work on a copy: on any error the reader stays at the block's start */
+	struct bw_wire cur = r->w, *w = &cur;
+	char where[48];
+	size_t off = bw_wire_pos(w);
+	size_t left = bw_wire_left(w);
+	*offp = off;
+	uint32_t t = rd32(w, r->be); /* 0 if fewer than 4 bytes are left */
+	if (left < 8)
+		return bw_capture_file_fail(
+			f, BW_ETRUNC,
+			"truncated block at byte %zu (%s): file ends inside the block header (%zu of %u bytes)",
+			off, ng_where(r, t, left >= 4, where, sizeof(where)), left, NG_BLOCK_MIN);
+	if (t == PCAPNG_SHB) {
+		if (left < NG_BLOCK_MIN)
+			return bw_capture_file_fail(
+				f, BW_ETRUNC,
+				"truncated section header block at byte %zu (%s): file ends inside the block header (%zu of %u bytes)",
+				off, ng_where(r, t, true, where, sizeof(where)), left, NG_BLOCK_MIN);
+		struct bw_wire bom = *w;
+		bw_wire_skip(&bom, 4);
+		uint32_t m = bw_wire_u32(&bom);
+		if (m == PCAPNG_BOM)
+			r->be = true;
+		else if (m == __builtin_bswap32(PCAPNG_BOM))
+			r->be = false;
+		else
+			return bw_capture_file_fail(
+				f, BW_EMALF,
+				"corrupt section header block at byte %zu (%s): bad byte-order magic 0x%08x",
+				off, ng_where(r, t, true, where, sizeof(where)), m);
+	}
+	uint32_t len = rd32(w, r->be);
+	if (len < NG_BLOCK_MIN || len % 4 != 0)
+		return bw_capture_file_fail(
+			f, BW_EMALF,
+			"corrupt block at byte %zu (%s): block length %u is %s (block type 0x%x)", off,
+			ng_where(r, t, true, where, sizeof(where)), len,
+			len < NG_BLOCK_MIN ? "under the 12-byte minimum" : "not a multiple of 4", t);
+	if (len > left)
+		return bw_capture_file_fail(
+			f, BW_ETRUNC,
+			"truncated block at byte %zu (%s): file ends inside the block (type 0x%x, length %u, %zu bytes left)",
+			off, ng_where(r, t, true, where, sizeof(where)), t, len, left);
+	bw_wire_sub(w, len - NG_BLOCK_MIN, body);
+	uint32_t trail = rd32(w, r->be);
+	if (trail != len)
+		return bw_capture_file_fail(
+			f, BW_EMALF,
+			"corrupt block at byte %zu (%s): trailing block length %u does not match the leading %u (block type 0x%x)",
+			off, ng_where(r, t, true, where, sizeof(where)), trail, len, t);
+	r->w = cur;
+	*type = t;
+	return BW_OK;
+}
+
+static int ng_section(struct mm_reader *r, struct bw_wire *body, size_t off)
+{
+	struct bw_capture_file *f = &r->f;
+	char where[48];
+	if (bw_wire_left(body) < NG_SHB_BODY)
+		return bw_capture_file_fail(f, BW_EMALF,
+					    "corrupt section header block at byte %zu (%s): %zu-byte body, at least %u needed",
+					    off, ng_where(r, PCAPNG_SHB, true, where, sizeof(where)),
+					    bw_wire_left(body), NG_SHB_BODY);
+	bw_wire_skip(body, 4);
+	uint16_t major = rd16(body, r->be);
+	uint16_t minor = rd16(body, r->be);
+	if (major != 1)
+		return bw_capture_file_fail(f, BW_ENOTSUP,
+					    "unsupported pcapng version %u.%u in the section header at byte %zu (%s)",
+					    major, minor, off,
+					    ng_where(r, PCAPNG_SHB, true, where, sizeof(where)));
+	/* interface ids are per section */
+	r->nifs = 0;
+	return BW_OK;
+}
+
+static int ng_interface(struct mm_reader *r, struct bw_wire *body, size_t off)
+{
+	struct bw_capture_file *f = &r->f;
+	char where[48];
+	if (bw_wire_left(body) < 8)
+		return bw_capture_file_fail(f, BW_EMALF,
+					    "corrupt interface description block at byte %zu (%s): %zu-byte body, at least 8 needed",
+					    off, ng_where(r, PCAPNG_IDB, true, where, sizeof(where)),
+					    bw_wire_left(body));
+	if (r->nifs >= BW_CAPTURE_MAX_IFACES)
+		return bw_capture_file_fail(f, BW_ELIMIT,
+					    "interface description block at byte %zu (%s): more than %u interfaces in one section",
+					    off, ng_where(r, PCAPNG_IDB, true, where, sizeof(where)),
+					    BW_CAPTURE_MAX_IFACES);
+	if (r->nifs == r->ifcap) {
+		uint32_t ncap = r->ifcap ? r->ifcap * 2 : 4;
+		struct ng_iface *n = realloc(r->ifs, ncap * sizeof(*n));
+		if (!n)
+			return bw_capture_file_fail(f, BW_ENOMEM,
+						    "out of memory for interface %u at byte %zu", r->nifs, off);
+		r->ifs = n;
+		r->ifcap = ncap;
+	}
+	struct ng_iface *ifc = &r->ifs[r->nifs];
+	ifc->linktype = rd16(body, r->be);
+	bw_wire_skip(body, 2);
+	ifc->snaplen = rd32(body, r->be);
+	ifc->ts_offset = 0;
+	iface_set_tsresol(ifc, 6);
+	/*
+	 * Options are advisory: a bad one ends the option walk but keeps the
+	 * interface (its frames are still good). Each pass eats >= 4 bytes.
+	 */
+	while (bw_wire_left(body) >= 4) {
+		uint16_t code = rd16(body, r->be);
+		uint16_t olen = rd16(body, r->be);
+		if (code == OPT_ENDOFOPT || olen > bw_wire_left(body))
+			break;
+		struct bw_wire val;
+		bw_wire_sub(body, olen, &val);
+		bw_wire_skip(body, BW_MIN((size_t)((4u - olen % 4u) % 4u), bw_wire_left(body)));
+		if (code == OPT_IF_TSRESOL && olen >= 1)
+			iface_set_tsresol(ifc, bw_wire_u8(&val));
+		else if (code == OPT_IF_TSOFFSET && olen == 8)
+			ifc->ts_offset = (int64_t)rd64(&val, r->be);
+	}
+	r->nifs++;
+	return BW_OK;
+}
+
+/*
+ * A packet block whose framing is sound but whose insides are not (too short
+ * for its fields, a captured length past its end, an interface never
+ * described) loses only that frame: it is counted and skipped.
+ */
+static bool ng_packet(struct mm_reader *r, uint32_t type, struct bw_wire *body, size_t off,
+		      struct bw_frame *fr)
+{
+	struct bw_capture_file *f = &r->f;
+	uint32_t ifid = 0, caplen, orig;
+	uint64_t t = 0;
+	f->frames++;
+	if (type == PCAPNG_SPB) {
+		if (bw_wire_left(body) < 4) {
+			bw_anomaly(f->an, BW_AN_CAP_BAD_LENGTH);
+			return false;
+		}
+		orig = rd32(body, r->be);
+		caplen = (uint32_t)BW_MIN((size_t)orig, bw_wire_left(body));
+	} else {
+		if (bw_wire_left(body) < 20) {
+			bw_anomaly(f->an, BW_AN_CAP_BAD_LENGTH);
+			return false;
+		}
+		if (type == PCAPNG_PB) {
+			ifid = rd16(body, r->be);
+			bw_wire_skip(body, 2); /* drops count */
+		} else {
+			ifid = rd32(body, r->be);
+		}
+		uint64_t hi = rd32(body, r->be);
+		t = (hi << 32) | rd32(body, r->be);
+		caplen = rd32(body, r->be);
+		orig = rd32(body, r->be);
+		if (caplen > bw_wire_left(body)) {
+			bw_anomaly(f->an, BW_AN_CAP_BAD_LENGTH);
+			return false;
+		}
+	}
+	if (ifid >= r->nifs) {
+		/* no link type to decode it with; closest reason we have */
+		bw_anomaly(f->an, BW_AN_CAP_UNKNOWN_LINKTYPE);
+		return false;
+	}
+	const struct ng_iface *ifc = &r->ifs[ifid];
+	if (type == PCAPNG_SPB && ifc->snaplen && caplen > ifc->snaplen)
+		caplen = ifc->snaplen; /* the SPB rule: min(original length, snaplen) */
+	fr->data = bw_wire_ptr(body, caplen);
+	fr->cap_len = caplen;
+	fr->wire_len = orig;
+	fr->ts = type == PCAPNG_SPB ? 0 : ts_to_ns(ifc, t);
+	fr->linktype = ifc->linktype;
+	fr->ifindex = ifid;
+	fr->number = f->frames;
+	fr->offset = off;
+	return bw_capture_frame_check(f, fr, ifc->snaplen, type != PCAPNG_SPB);
+}
+
+static int ng_next(struct mm_reader *r, struct bw_frame *fr)
+{
+	/* every pass consumes a whole block of >= 12 bytes, so this ends */
+	for (;;) {
+		if (bw_wire_left(&r->w) == 0)
+			return BW_EEOF;
+		uint32_t type;
+		struct bw_wire body;
+		size_t off;
+		int rc = ng_block(r, &type, &body, &off);
+		if (rc != BW_OK)
+			return rc;
+		prefetch(r);
+		switch (type) {
+		case PCAPNG_SHB: rc = ng_section(r, &body, off); break;
+		case PCAPNG_IDB: rc = ng_interface(r, &body, off); break;
+		case PCAPNG_EPB:
+		case PCAPNG_SPB:
+		case PCAPNG_PB:
+			if (ng_packet(r, type, &body, off, fr))
+				return BW_OK;
+			break;
+		default: break; /* NRB, ISB, DSB, custom, ...: not ours to read */
+		}
+		if (rc != BW_OK) {
+			bw_wire_seek(&r->w, off);
+			return rc;
+		}
+	}
+}
+
+/* The first block must be a section header; read it now so open() can fail. */
+static int ng_start(struct mm_reader *r)
+{
+	uint32_t type;
+	struct bw_wire body;
+	size_t off;
+	r->pcapng = true;
+	r->f.format = "pcapng";
+	int rc = ng_block(r, &type, &body, &off);
+	if (rc == BW_OK)
+		rc = ng_section(r, &body, off);
+	return rc;
+}
+
+/* ---- the mmap reader -------------------------------------------------- */
+
+static int mm_next(struct bw_capture_file *f, struct bw_frame *fr)
+{
+	struct mm_reader *r = (struct mm_reader *)f;
+	return r->pcapng ? ng_next(r, fr) : pcap_next(r, fr);
+}
+
+static uint64_t mm_pos(const struct bw_capture_file *f)
+{
+	return bw_wire_pos(&((const struct mm_reader *)f)->w);
+}
+
+static void mm_close(struct bw_capture_file *f)
+{
+	struct mm_reader *r = (struct mm_reader *)f;
+	if (r->map)
+		munmap(r->map, r->map_len);
+	free(r->ifs);
+	free(r);
+}
+
+static const struct bw_capture_ops mm_ops = {
+	.next = mm_next,
+	.pos = mm_pos,
+	.close = mm_close,
+};
+
+enum magic_kind { MAGIC_UNKNOWN, MAGIC_PCAP, MAGIC_PCAPNG };
+
+static enum magic_kind magic_of(const uint8_t *p, size_t n, uint32_t *asread, uint32_t *pcap_magic)
+{
+	struct bw_wire w;
+	bw_wire_init(&w, p, n);
+	uint32_t be = bw_wire_u32(&w);
+	*asread = be;
+	if (!bw_wire_ok(&w))
+		return MAGIC_UNKNOWN;
+	if (be == PCAPNG_SHB)
+		return MAGIC_PCAPNG;
+	static const uint32_t pcap_magics[] = {PCAP_MAGIC_US, PCAP_MAGIC_NS, PCAP_MAGIC_KUZ};
+	for (size_t i = 0; i < BW_ARRAY_SIZE(pcap_magics); i++) {
+		uint32_t m = pcap_magics[i];
+		uint32_t sw = __builtin_bswap32(m);
+		if (be == m || be == sw) {
+			*pcap_magic = m;
+			return MAGIC_PCAP;
+		}
+	}
+	return MAGIC_UNKNOWN;
+}
+
+/* Start parsing r over its bytes; on failure the message goes to err. */
+static int mm_start(struct mm_reader *r, char *err, size_t errcap)
+{
+	size_t n = bw_wire_left(&r->w);
+	if (n == 0) {
+		set_err(err, errcap, "%s: empty file (0 bytes): not a capture", r->f.path);
+		return BW_ETRUNC;
+	}
+	if (n < 4) {
+		set_err(err, errcap, "%s: too short to be a capture file (%zu bytes)", r->f.path, n);
+		return BW_ETRUNC;
+	}
+	uint32_t asread = 0, pm = 0;
+	enum magic_kind k = magic_of(bw_wire_peek(&r->w, n), n, &asread, &pm);
+	int rc;
+	if (k == MAGIC_PCAP) {
+		rc = pcap_start(r, pm);
+	} else if (k == MAGIC_PCAPNG) {
+		rc = ng_start(r);
+	} else {
+		set_err(err, errcap, "%s: not a pcap or pcapng file (magic 0x%08x)", r->f.path, asread);
+		return BW_ENOTSUP;
+	}
+	if (rc != BW_OK)
+		set_err(err, errcap, "%s", r->f.errmsg);
+	return rc;
+}
+
+static struct mm_reader *mm_new(const char *name, struct bw_anomalies *an)
+{
+	struct mm_reader *r = calloc(1, sizeof(*r));
+	if (r)
+		bw_capture_file_init(&r->f, &mm_ops, name, an, "pcap");
+	return r;
+}
+
+int bw_capture_mem_open(const uint8_t *buf, size_t len, const char *name, struct bw_anomalies *an,
+			struct bw_capture_file **out, char *err, size_t errcap)
+{
+	*out = NULL;
+	struct mm_reader *r = mm_new(name, an);
+	if (!r) {
+		set_err(err, errcap, "%s: out of memory", name);
+		return BW_ENOMEM;
+	}
+	bw_wire_init(&r->w, buf, len);
+	r->f.size = len;
+	int rc = mm_start(r, err, errcap);
+	if (rc != BW_OK) {
+		mm_close(&r->f);
+		return rc;
+	}
+	r->f.err = BW_OK;
+	r->f.errmsg[0] = '\0';
+	*out = &r->f;
+	return BW_OK;
+}
+
+/*
+ * Map path. Returns BW_OK with *rp ready, or an error with err set.
+ * *fallback is set when AUTO should hand the file to libpcap instead: it is
+ * not a regular file (a pipe cannot be mapped) or its magic is not ours.
+ */
+static int mm_open_path(const char *path, bool auto_kind, struct bw_anomalies *an,
+			struct mm_reader **rp, bool *fallback, uint32_t *magic, char *err,
+			size_t errcap)
+{
+	*rp = NULL;
+	*fallback = false;
+	/*
+	 * Look before opening: opening a FIFO blocks until a writer comes, and
+	 * what we read from it would be lost to libpcap.
+	 */
+	struct stat st;
+	if (auto_kind && stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		*fallback = true;
+		return BW_ENOTSUP;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		int e = errno;
+		set_err(err, errcap, "%s: cannot open: %s", path, strerror(e));
+		return e == ENOENT ? BW_ENOENT : BW_EIO;
+	}
+	int rc = BW_OK;
+	struct mm_reader *r = NULL;
+	if (fstat(fd, &st) != 0) {
+		set_err(err, errcap, "%s: cannot stat: %s", path, strerror(errno));
+		rc = BW_EIO;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_err(err, errcap, "%s: not a regular file: cannot read it as a capture", path);
+		rc = BW_EINVAL;
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {
+		set_err(err, errcap, "%s: too large to map (%lld bytes)", path, (long long)st.st_size);
+		rc = BW_ENOMEM;
+		goto fail;
+	}
+	r = mm_new(path, an);
+	if (!r) {
+		set_err(err, errcap, "%s: out of memory", path);
+		rc = BW_ENOMEM;
+		goto fail;
+	}
+	r->f.size = (uint64_t)st.st_size;
+	if (st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			set_err(err, errcap, "%s: cannot map: %s", path, strerror(errno));
+			rc = BW_EIO;
+			goto fail;
+		}
+		r->map = m;
+		r->map_len = (size_t)st.st_size;
+		(void)madvise(m, r->map_len, MADV_SEQUENTIAL);
+		bw_wire_init(&r->w, m, r->map_len);
+		uint32_t pm;
+		if (auto_kind && magic_of(m, r->map_len, magic, &pm) == MAGIC_UNKNOWN &&
+		    r->map_len >= 4) {
+			*fallback = true;
+			goto fail;
+		}
+	}
+	close(fd);
+	fd = -1;
+	rc = mm_start(r, err, errcap);
+	if (rc != BW_OK)
+		goto fail;
+	r->f.err = BW_OK;
+	r->f.errmsg[0] = '\0';
+	prefetch(r);
+	*rp = r;
+	return BW_OK;
+fail:
+	if (r)
+		mm_close(&r->f);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* ---- public entry points ---------------------------------------------- */
+
+int bw_capture_file_open(const char *path, enum bw_reader_kind kind, struct bw_anomalies *an,
+			 struct bw_capture_file **out, char *err, size_t errcap)
+{
+	if (err && errcap)
+		err[0] = '\0';
+	if (!out)
+		return BW_EINVAL;
+	*out = NULL;
+	if (!path) {
+		set_err(err, errcap, "(null): no capture file named");
+		return BW_EINVAL;
+	}
+	if (kind == BW_READER_LIBPCAP)
+		return bw_capture_libpcap_open(path, an, out, err, errcap);
+	if (kind != BW_READER_AUTO && kind != BW_READER_MMAP) {
+		set_err(err, errcap, "%s: unknown reader kind %d", path, (int)kind);
+		return BW_EINVAL;
+	}
+	struct mm_reader *r;
+	bool fallback;
+	uint32_t magic = 0;
+	int rc = mm_open_path(path, kind == BW_READER_AUTO, an, &r, &fallback, &magic, err, errcap);
+	if (rc == BW_OK && !fallback) {
+		*out = &r->f;
+		return BW_OK;
+	}
+	if (!fallback)
+		return rc;
+	char lerr[BW_CAPTURE_ERRLEN];
+	rc = bw_capture_libpcap_open(path, an, out, lerr, sizeof(lerr));
+	if (rc == BW_OK)
+		return BW_OK;
+	/* say both why we did not take it and why libpcap did not either */
+	size_t pl = strlen(path);
+	const char *why = lerr;
+	if (strncmp(lerr, path, pl) == 0 && lerr[pl] == ':' && lerr[pl + 1] == ' ')
+		why = lerr + pl + 2;
+	if (magic)
+		set_err(err, errcap, "%s: not a pcap or pcapng file (magic 0x%08x); libpcap: %s", path,
+			magic, why);
+	else
+		set_err(err, errcap, "%s: libpcap: %s", path, why);
+	return rc;
+}
+
+int bw_capture_file_next(struct bw_capture_file *f, struct bw_frame *fr)
+{
+	if (!f || !fr)
+		return BW_EINVAL;
+	if (f->err != BW_OK)
+		return f->err;
+	int rc = f->ops->next(f, fr);
+	if (rc != BW_OK && f->err == BW_OK)
+		f->err = rc;
+	return rc;
+}
+
+const char *bw_capture_file_error(const struct bw_capture_file *f)
+{
+	return f ? f->errmsg : "";
+}
+
+uint64_t bw_capture_file_size(const struct bw_capture_file *f)
+{
+	return f ? f->size : 0;
+}
+
+uint64_t bw_capture_file_pos(const struct bw_capture_file *f)
+{
+	return f ? f->ops->pos(f) : 0;
+}
+
+const char *bw_capture_file_format(const struct bw_capture_file *f)
+{
+	return f ? f->format : "";
+}
+
+void bw_capture_file_close(struct bw_capture_file *f)
+{
+	if (f)
+		f->ops->close(f);
+}

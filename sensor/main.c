@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c: the bindwatch command line. Offline runs read capture files and
+ * directories in the order given, feed one worker, write events to the
+ * sinks, and end with a stats event and a human summary. Input problems
+ * (a missing or corrupt file) are reported once per file and do not stop
+ * the run; the exit status says they happened.
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bw.h"
+#include "capture.h"
+#include "json.h"
+#include "sink.h"
+#include "stats.h"
+#include "worker.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_INPUT = 1,   /* the run finished, but some input could not be read */
+	EXIT_USAGE = 2,   /* bad command line or configuration */
+	EXIT_OUTPUT = 3,  /* an output could not be opened or written */
+	EXIT_INTERNAL = 4,
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: bindwatch -r CAPTURE [-r CAPTURE ...] [-o OUTPUT ...] [options]\n"
+		"\n"
+		"Passive DNS and TLS binding sensor. Reads pcap and pcapng files (or\n"
+		"directories of them, in name order) and writes one JSON event per line.\n"
+		"\n"
+		"input:\n"
+		"  -r, --read PATH        capture file or directory; repeatable, read in order\n"
+		"      --reader KIND      auto (default: own mmap reader for pcap/pcapng),\n"
+		"                         mmap, or libpcap\n"
+		"output:\n"
+		"  -o, --output SPEC      jsonl:PATH or jsonl:- (stdout); repeatable;\n"
+		"                         default jsonl:-\n"
+		"      --dns-raw          add each DNS message's bytes (hex) to its event\n"
+		"decoding:\n"
+		"      --dns-port LIST    UDP/TCP ports parsed as DNS (default 53,5353)\n"
+		"      --dedup-window MS  drop exact duplicate packets seen within MS ms of\n"
+		"                         packet time (default 50; 0 disables)\n"
+		"      --tcp-stream-cap B bytes buffered per TCP direction (default 262144)\n"
+		"      --tcp-memcap B     bytes buffered over all TCP streams (default 67108864)\n"
+		"      --tcp-max-flows N  TCP flows tracked at once (default 65536)\n"
+		"      --frag-memcap B    bytes held for IP fragment reassembly (default 16777216)\n"
+		"misc:\n"
+		"  -q, --quiet            no summary on stderr\n"
+		"      --no-progress      no progress line, even on a terminal\n"
+		"  -h, --help             this text\n"
+		"  -V, --version          version\n"
+		"\n"
+		"exit status:\n"
+		"  0  all input read\n"
+		"  1  the run finished but some input was missing, unreadable or corrupt\n"
+		"     (one message per file on stderr; events read before the fault are kept)\n"
+		"  2  bad command line\n"
+		"  3  an output could not be opened or written\n"
+		"  4  internal error (out of memory)\n");
+}
+
+/* ---- input list ---- */
+
+struct input_list {
+	char **paths;
+	size_t n, cap;
+};
+
+static int input_add(struct input_list *l, const char *path)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 16;
+		char **np = realloc(l->paths, ncap * sizeof(*np));
+		if (!np)
+			return BW_ENOMEM;
+		l->paths = np;
+		l->cap = ncap;
+	}
+	l->paths[l->n] = strdup(path);
+	if (!l->paths[l->n])
+		return BW_ENOMEM;
+	l->n++;
+	return BW_OK;
+}
+
+static void input_free(struct input_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->paths[i]);
+	free(l->paths);
+}
+
+static bool looks_like_capture(const char *name)
+{
+	static const char *const exts[] = { ".pcap", ".pcapng", ".cap", ".ntar" };
+	if (name[0] == '.')
+		return false;
+	for (size_t i = 0; i < BW_ARRAY_SIZE(exts); i++) {
+		size_t ln = strlen(name), le = strlen(exts[i]);
+		if (ln > le && strcmp(name + ln - le, exts[i]) == 0)
+			return true;
+	}
+	/* rotated files: name.pcap.1, name.pcap0 (compressed files are not read) */
+	return strstr(name, ".pcap") != NULL && strstr(name, ".gz") == NULL && strstr(name, ".xz") == NULL &&
+	       strstr(name, ".zst") == NULL && strstr(name, ".tsv") == NULL;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Expand a directory to its capture files in name order; a file is added as is. */
+static int input_expand(struct input_list *l, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return input_add(l, path); /* errors are reported when it is opened */
+	DIR *d = opendir(path);
+	if (!d)
+		return input_add(l, path);
+	struct input_list names = { 0 };
+	struct dirent *e;
+	int rc = BW_OK;
+	while ((e = readdir(d)) != NULL && rc == BW_OK)
+		if (looks_like_capture(e->d_name))
+			rc = input_add(&names, e->d_name);
+	closedir(d);
+	if (names.n)
+		qsort(names.paths, names.n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < names.n && rc == BW_OK; i++) {
+		size_t len = strlen(path) + strlen(names.paths[i]) + 2;
+		char *full = malloc(len);
+		if (!full) {
+			rc = BW_ENOMEM;
+			break;
+		}
+		bool slash = path[strlen(path) - 1] == '/';
+		snprintf(full, len, "%s%s%s", path, slash ? "" : "/", names.paths[i]);
+		rc = input_add(l, full);
+		free(full);
+	}
+	input_free(&names);
+	return rc;
+}
+
+/* ---- progress on a terminal ---- */
+
+struct progress {
+	bool on;
+	double start, last;
+	uint64_t total_bytes, done_bytes; /* done: completed files */
+	size_t nfiles;
+};
+
+static double now_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_draw(struct progress *pr, size_t file_idx, uint64_t file_pos, uint64_t frames, bool final)
+{
+	double t = now_wall();
+	if (!final && t - pr->last < 0.25)
+		return;
+	pr->last = t;
+	double el = t - pr->start;
+	uint64_t done = pr->done_bytes + file_pos;
+	double frac = pr->total_bytes ? (double)done / (double)pr->total_bytes : 1.0;
+	double pps = el > 0 ? (double)frames / el : 0;
+	double left = frac > 0.001 ? el / frac - el : 0;
+	fprintf(stderr, "\r\033[Kbindwatch: file %zu/%zu  %.1f/%.1f MiB (%.0f%%)  %.0f pkt/s  %d:%02d left",
+		file_idx + 1, pr->nfiles, (double)done / 1048576.0, (double)pr->total_bytes / 1048576.0,
+		frac * 100.0, pps, (int)(left / 60), (int)left % 60);
+	if (final)
+		fprintf(stderr, "\r\033[K");
+	fflush(stderr);
+}
+
+/* ---- options ---- */
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_ports(const char *s, struct bw_worker_config *c)
+{
+	memset(c->dns_ports, 0, sizeof(c->dns_ports));
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *save = NULL;
+	bool any = false;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+		if (!parse_u64(tok, &v) || v == 0 || v > 65535)
+			return false;
+		bw_worker_dns_port_set(c, (uint16_t)v, true);
+		any = true;
+	}
+	return any;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+enum {
+	OPT_READER = 256, OPT_DNS_RAW, OPT_DNS_PORT, OPT_DEDUP, OPT_TCP_CAP, OPT_TCP_MEMCAP, OPT_TCP_FLOWS,
+	OPT_FRAG_MEMCAP, OPT_NO_PROGRESS,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "read", required_argument, NULL, 'r' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "reader", required_argument, NULL, OPT_READER },
+		{ "dns-raw", no_argument, NULL, OPT_DNS_RAW },
+		{ "dns-port", required_argument, NULL, OPT_DNS_PORT },
+		{ "dedup-window", required_argument, NULL, OPT_DEDUP },
+		{ "tcp-stream-cap", required_argument, NULL, OPT_TCP_CAP },
+		{ "tcp-memcap", required_argument, NULL, OPT_TCP_MEMCAP },
+		{ "tcp-max-flows", required_argument, NULL, OPT_TCP_FLOWS },
+		{ "frag-memcap", required_argument, NULL, OPT_FRAG_MEMCAP },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bw_worker_config cfg;
+	struct input_list inputs = { 0 };
+	struct bw_output out = { 0 };
+	struct bw_worker *w = NULL;
+	struct bw_json sj = { 0 };
+	enum bw_reader_kind reader = BW_READER_AUTO;
+	const char *outputs[BW_OUTPUT_MAX_SINKS];
+	unsigned n_outputs = 0;
+	bool quiet = false, progress_ok = true;
+	int status = EXIT_OK;
+	char err[512];
+	uint64_t v;
+
+	bw_worker_config_default(&cfg);
+
+	int c;
+	while ((c = getopt_long(argc, argv, "r:o:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (input_expand(&inputs, optarg) != BW_OK) {
+				status = EXIT_INTERNAL;
+				goto out;
+			}
+			break;
+		case 'o':
+			if (n_outputs >= BW_OUTPUT_MAX_SINKS) {
+				fprintf(stderr, "bindwatch: at most %d outputs\n", BW_OUTPUT_MAX_SINKS);
+				status = EXIT_USAGE;
+				goto out;
+			}
+			outputs[n_outputs++] = optarg;
+			break;
+		case OPT_READER:
+			if (strcmp(optarg, "auto") == 0)
+				reader = BW_READER_AUTO;
+			else if (strcmp(optarg, "mmap") == 0)
+				reader = BW_READER_MMAP;
+			else if (strcmp(optarg, "libpcap") == 0)
+				reader = BW_READER_LIBPCAP;
+			else
+				goto bad_value;
+			break;
+		case OPT_DNS_RAW: cfg.dns_raw = true; break;
+		case OPT_DNS_PORT:
+			if (!parse_ports(optarg, &cfg))
+				goto bad_value;
+			break;
+		case OPT_DEDUP:
+			if (!parse_u64(optarg, &v) || v > 60000)
+				goto bad_value;
+			cfg.decode.dedup_window = v * BW_NSEC_PER_MSEC;
+			break;
+		case OPT_TCP_CAP:
+			if (!parse_u64(optarg, &v) || v < 1024 || v > (1u << 30))
+				goto bad_value;
+			cfg.tcp.stream_cap = (uint32_t)v;
+			break;
+		case OPT_TCP_MEMCAP:
+			if (!parse_u64(optarg, &v) || v < 65536)
+				goto bad_value;
+			cfg.tcp.mem_cap = v;
+			break;
+		case OPT_TCP_FLOWS:
+			if (!parse_u64(optarg, &v) || v < 16 || v > (1u << 26))
+				goto bad_value;
+			cfg.tcp.max_flows = (uint32_t)v;
+			break;
+		case OPT_FRAG_MEMCAP:
+			if (!parse_u64(optarg, &v) || v < 65536)
+				goto bad_value;
+			cfg.decode.frag_mem_cap = v;
+			break;
+		case 'q': quiet = true; break;
+		case OPT_NO_PROGRESS: progress_ok = false; break;
+		case 'h':
+			usage(stdout);
+			goto out;
+		case 'V':
+			printf("bindwatch %s\n", BW_VERSION);
+			goto out;
+		default:
+			usage(stderr);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		continue;
+bad_value:
+		fprintf(stderr, "bindwatch: bad value '%s' for option %s\n", optarg, argv[optind - 1]);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bindwatch: unexpected argument '%s' (captures are given with -r)\n", argv[optind]);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (inputs.n == 0) {
+		fprintf(stderr, "bindwatch: no input: give one or more -r CAPTURE (see --help)\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (n_outputs == 0)
+		outputs[n_outputs++] = "jsonl:-";
+	for (unsigned i = 0; i < n_outputs; i++) {
+		struct bw_sink *s;
+		int orc = bw_sink_open(outputs[i], &s, err, sizeof(err));
+		if (orc != BW_OK) {
+			fprintf(stderr, "bindwatch: %s\n", err);
+			status = orc == BW_EINVAL ? EXIT_USAGE : orc == BW_ENOMEM ? EXIT_INTERNAL : EXIT_OUTPUT;
+			goto out;
+		}
+		bw_output_add(&out, s);
+	}
+
+	w = bw_worker_new(&cfg, &out);
+	if (!w || bw_json_init(&sj, 1u << 20) != BW_OK) {
+		fprintf(stderr, "bindwatch: out of memory\n");
+		status = EXIT_INTERNAL;
+		goto out;
+	}
+
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct progress pr = { 0 };
+	pr.on = progress_ok && !quiet && isatty(STDERR_FILENO);
+	pr.start = pr.last = now_wall();
+	pr.nfiles = inputs.n;
+	if (pr.on)
+		for (size_t i = 0; i < inputs.n; i++) {
+			struct stat st;
+			if (stat(inputs.paths[i], &st) == 0)
+				pr.total_bytes += (uint64_t)st.st_size;
+		}
+
+	struct bw_run_info run = { 0 };
+	for (size_t i = 0; i < inputs.n && !stop_requested; i++) {
+		struct bw_capture_file *f;
+		const char *path = inputs.paths[i];
+		if (bw_capture_file_open(path, reader, bw_worker_anomalies(w), &f, err, sizeof(err)) != BW_OK) {
+			if (pr.on)
+				fprintf(stderr, "\r\033[K");
+			fprintf(stderr, "bindwatch: %s\n", err);
+			run.files_failed++;
+			continue;
+		}
+		const char *name = base_name(path);
+		bw_worker_input_start(w);
+		struct bw_frame fr;
+		int rc;
+		uint64_t n = 0;
+		while ((rc = bw_capture_file_next(f, &fr)) == BW_OK) {
+			bw_worker_frame(w, &fr, name);
+			if (bw_unlikely((++n & 4095) == 0)) {
+				if (stop_requested)
+					break;
+				if (pr.on) {
+					struct bw_worker_stats st;
+					bw_worker_stats(w, &st, NULL);
+					progress_draw(&pr, i, bw_capture_file_pos(f), st.frames, false);
+				}
+			}
+		}
+		if (rc != BW_OK && rc != BW_EEOF) {
+			if (pr.on)
+				fprintf(stderr, "\r\033[K");
+			fprintf(stderr, "bindwatch: %s\n", bw_capture_file_error(f));
+			run.files_failed++;
+		} else {
+			run.files_ok++;
+		}
+		run.file_bytes += bw_capture_file_pos(f);
+		pr.done_bytes += bw_capture_file_size(f);
+		bw_capture_file_close(f);
+	}
+	bw_worker_finish(w);
+	if (pr.on)
+		progress_draw(&pr, inputs.n - 1, 0, 0, true);
+
+	struct bw_worker_stats st;
+	struct bw_anomalies an;
+	bw_worker_stats(w, &st, &an);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	run.wall_seconds = now_wall() - pr.start;
+	run.cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+			  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	for (size_t i = 0; i < BW_ARRAY_SIZE(out.events); i++)
+		run.events += out.events[i];
+	if (bw_stats_json(&sj, &st, &an, &run) == BW_OK) {
+		struct bw_event ev = { .type = BW_EV_STATS, .ts = st.last_ts, .json = sj.buf, .json_len = sj.len };
+		bw_output_emit(&out, &ev);
+	}
+	if (!quiet)
+		bw_stats_human(stderr, &st, &an, &run);
+	if (run.files_failed)
+		status = EXIT_INPUT;
+
+out:
+	bw_worker_free(w);
+	if (out.n && bw_output_close(&out, err, sizeof(err)) != BW_OK) {
+		fprintf(stderr, "bindwatch: %s\n", err);
+		status = EXIT_OUTPUT;
+	}
+	bw_json_deinit(&sj);
+	input_free(&inputs);
+	return status;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats.c: end-of-run (and later periodic) statistics. The stats event is
+ * what a SIEM or a test reads to know whether the sensor saw everything:
+ * malformed traffic by reason and every bound that was hit, not just totals.
+ */
+#include "stats.h"
+
+#include <string.h>
+
+static double rate(uint64_t n, double secs) { return secs > 0 ? (double)n / secs : 0.0; }
+
+int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const struct bw_anomalies *an,
+		  const struct bw_run_info *run)
+{
+	bw_json_reset(j);
+	bw_json_obj_begin(j, NULL);
+	bw_json_time(j, "@timestamp", st->last_ts);
+	bw_json_obj_begin(j, "event");
+	bw_json_str(j, "kind", "metric");
+	bw_json_str(j, "dataset", "bindwatch.stats");
+	bw_json_obj_end(j);
+	bw_json_obj_begin(j, "bindwatch");
+	bw_json_obj_begin(j, "stats");
+
+	bw_json_obj_begin(j, "input");
+	bw_json_u64(j, "files", run->files_ok + run->files_failed);
+	bw_json_u64(j, "files_failed", run->files_failed);
+	bw_json_u64(j, "file_bytes", run->file_bytes);
+	bw_json_u64(j, "packets", st->frames);
+	bw_json_u64(j, "bytes", st->bytes);
+	if (st->first_ts) {
+		bw_json_time(j, "first_packet", st->first_ts);
+		bw_json_time(j, "last_packet", st->last_ts);
+	}
+	bw_json_obj_end(j);
+
+	bw_json_obj_begin(j, "run");
+	bw_json_double(j, "wall_seconds", run->wall_seconds);
+	bw_json_double(j, "cpu_seconds", run->cpu_seconds);
+	bw_json_double(j, "packets_per_second", rate(st->frames, run->wall_seconds));
+	bw_json_double(j, "bits_per_second", rate(st->bytes * 8, run->wall_seconds));
+	bw_json_u64(j, "events", run->events);
+	bw_json_u64(j, "events_dropped", st->events_dropped);
+	bw_json_obj_end(j);
+
+	const struct bw_decode_stats *d = &st->decode;
+	bw_json_obj_begin(j, "protocols");
+	bw_json_u64(j, "ipv4", d->ipv4);
+	bw_json_u64(j, "ipv6", d->ipv6);
+	bw_json_u64(j, "udp", d->udp);
+	bw_json_u64(j, "tcp", d->tcp);
+	bw_json_u64(j, "other_l4", d->other_l4);
+	bw_json_u64(j, "non_ip", d->non_ip);
+	bw_json_u64(j, "vlan", d->vlan);
+	bw_json_u64(j, "mpls", d->mpls);
+	bw_json_u64(j, "tunneled", d->tunneled);
+	bw_json_u64(j, "duplicates_dropped", d->duplicates);
+	bw_json_obj_end(j);
+
+	bw_json_obj_begin(j, "dns");
+	bw_json_u64(j, "messages", st->dns.messages);
+	bw_json_u64(j, "udp", st->dns.udp);
+	bw_json_u64(j, "tcp", st->dns.tcp);
+	bw_json_u64(j, "queries", st->dns.queries);
+	bw_json_u64(j, "responses", st->dns.responses);
+	bw_json_u64(j, "malformed", st->dns.malformed);
+	bw_json_obj_end(j);
+
+	bw_json_obj_begin(j, "ip_fragments");
+	bw_json_u64(j, "fragments", d->frag_fragments);
+	bw_json_u64(j, "reassembled", d->frag_reassembled);
+	bw_json_u64(j, "evicted", d->frag_evicted);
+	bw_json_obj_end(j);
+
+	const struct bw_tcp_stats *t = &st->tcp;
+	bw_json_obj_begin(j, "tcp");
+	bw_json_u64(j, "flows_created", t->flows_created);
+	bw_json_u64(j, "flows_closed", t->flows_closed);
+	bw_json_u64(j, "flows_timed_out", t->flows_timed_out);
+	bw_json_u64(j, "flows_evicted", t->flows_evicted);
+	bw_json_u64(j, "flows_active_max", t->flows_active_max);
+	bw_json_u64(j, "segments", t->segments);
+	bw_json_u64(j, "bytes_delivered", t->bytes_delivered);
+	bw_json_u64(j, "bytes_buffered_max", t->bytes_buffered_max);
+	bw_json_u64(j, "out_of_order_segments", t->ooo_segments);
+	bw_json_u64(j, "overlaps", t->overlaps);
+	bw_json_u64(j, "gaps", t->gaps);
+	bw_json_u64(j, "stream_cap_hits", t->stream_cap_hits);
+	bw_json_u64(j, "mem_cap_hits", t->mem_cap_hits);
+	bw_json_u64(j, "flow_cap_hits", t->flow_cap_hits);
+	bw_json_obj_end(j);
+
+	/* Only reasons that happened, so the event stays short. */
+	bw_json_obj_begin(j, "malformed");
+	for (int i = 0; i < BW_AN__COUNT; i++)
+		if (an->n[i])
+			bw_json_u64(j, bw_anomaly_name((enum bw_anomaly)i), an->n[i]);
+	bw_json_obj_end(j);
+
+	bw_json_obj_end(j); /* stats */
+	bw_json_obj_end(j); /* bindwatch */
+	bw_json_obj_end(j);
+	return j->err;
+}
+
+static void human_count(char *out, size_t cap, double v)
+{
+	if (v >= 1e9)
+		snprintf(out, cap, "%.2f G", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(out, cap, "%.2f M", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(out, cap, "%.1f k", v / 1e3);
+	else
+		snprintf(out, cap, "%.0f ", v);
+}
+
+void bw_stats_human(FILE *fp, const struct bw_worker_stats *st, const struct bw_anomalies *an,
+		    const struct bw_run_info *run)
+{
+	char a[32], b[32];
+	human_count(a, sizeof(a), rate(st->frames, run->wall_seconds));
+	human_count(b, sizeof(b), rate(st->bytes * 8, run->wall_seconds));
+	fprintf(fp, "bindwatch: %llu packets (%llu bytes) from %llu file(s) in %.2f s: %spkt/s, %sbit/s\n",
+		(unsigned long long)st->frames, (unsigned long long)st->bytes,
+		(unsigned long long)(run->files_ok + run->files_failed), run->wall_seconds, a, b);
+	fprintf(fp, "bindwatch: dns %llu messages (%llu udp, %llu tcp; %llu responses), %llu malformed; %llu events\n",
+		(unsigned long long)st->dns.messages, (unsigned long long)st->dns.udp,
+		(unsigned long long)st->dns.tcp, (unsigned long long)st->dns.responses,
+		(unsigned long long)st->dns.malformed, (unsigned long long)run->events);
+	uint64_t bad = 0;
+	for (int i = 0; i < BW_AN__COUNT; i++)
+		bad += an->n[i];
+	if (bad) {
+		fprintf(fp, "bindwatch: anomalies:");
+		for (int i = 0; i < BW_AN__COUNT; i++)
+			if (an->n[i])
+				fprintf(fp, " %s=%llu", bw_anomaly_name((enum bw_anomaly)i), (unsigned long long)an->n[i]);
+		fputc('\n', fp);
+	}
+	if (st->decode.duplicates || st->decode.frag_evicted || st->tcp.gaps || st->tcp.mem_cap_hits ||
+	    st->tcp.stream_cap_hits || st->tcp.flow_cap_hits)
+		fprintf(fp,
+			"bindwatch: limits: duplicates dropped %llu, fragments evicted %llu, tcp gaps %llu, "
+			"tcp stream cap %llu, tcp memcap %llu, tcp flow cap %llu\n",
+			(unsigned long long)st->decode.duplicates, (unsigned long long)st->decode.frag_evicted,
+			(unsigned long long)st->tcp.gaps, (unsigned long long)st->tcp.stream_cap_hits,
+			(unsigned long long)st->tcp.mem_cap_hits, (unsigned long long)st->tcp.flow_cap_hits);
+	if (run->files_failed)
+		fprintf(fp, "bindwatch: %llu input file(s) had errors (see above)\n",
+			(unsigned long long)run->files_failed);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats.h: the run's counters as a bindwatch.stats event and as a short
+ * human summary on stderr.
+ */
+#ifndef BW_STATS_H
+#define BW_STATS_H
+
+#include <stdio.h>
+
+#include "json.h"
+#include "worker.h"
+
+struct bw_run_info {
+	uint64_t files_ok, files_failed;
+	uint64_t file_bytes;   /* bytes of capture files read */
+	double wall_seconds;   /* elapsed wall-clock time of the run */
+	double cpu_seconds;    /* user + system CPU of the process */
+	uint64_t events;       /* events written (all types) */
+};
+
+/* Write the bindwatch.stats event into j (reset first). */
+int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const struct bw_anomalies *an,
+		  const struct bw_run_info *run);
+
+/* A few lines for a person, on fp. */
+void bw_stats_human(FILE *fp, const struct bw_worker_stats *st, const struct bw_anomalies *an,
+		    const struct bw_run_info *run);
+
+#endif /* BW_STATS_H */

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.c: the per-packet pipeline. A frame is decoded to a UDP or TCP
+ * packet; UDP on a DNS port is parsed as one DNS message, TCP flows on a DNS
+ * port go through the reassembler to a length-prefixed message consumer.
+ * Each parsed message becomes one bindwatch.dns event. Nothing here
+ * allocates per packet: the DNS message struct, the JSON buffer and the text
+ * scratch are allocated once with the worker.
+ */
+#include "worker.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../parsers/dns.h"
+#include "fmt_json.h"
+
+struct bw_worker {
+	struct bw_worker_config cfg;
+	struct bw_output *out;
+	struct bw_anomalies an;
+	struct bw_decoder *dec;
+	struct bw_tcp_table *tcp;
+	struct bw_dns_msg *msg;
+	struct bw_json json;
+	char *scratch;
+
+	/* the frame being processed, for evidence */
+	const char *cur_file;
+	uint64_t cur_frame;
+	bw_time_t cur_ts;
+
+	struct bw_worker_stats st;
+};
+
+void bw_worker_config_default(struct bw_worker_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	bw_worker_dns_port_set(c, 53, true);
+	bw_worker_dns_port_set(c, 5353, true);
+	bw_decode_config_default(&c->decode);
+	bw_tcp_config_default(&c->tcp);
+}
+
+static inline bool is_dns_port(const struct bw_worker *w, uint16_t port)
+{
+	return (w->cfg.dns_ports[port >> 3] >> (port & 7)) & 1;
+}
+
+static void emit_dns(struct bw_worker *w, const struct bw_obs_meta *meta)
+{
+	int rc = bw_fmt_json_dns(&w->json, w->msg, meta, w->cfg.dns_raw, w->scratch, BW_FMT_SCRATCH);
+	if (rc != BW_OK) {
+		w->st.events_dropped++;
+		return;
+	}
+	struct bw_event ev = {
+		.type = BW_EV_DNS, .ts = meta->ts, .json = w->json.buf, .json_len = w->json.len,
+	};
+	bw_output_emit(w->out, &ev);
+}
+
+/* Parse one DNS message and emit its event; false if malformed (counted). */
+static bool handle_dns(struct bw_worker *w, const uint8_t *p, size_t n, const struct bw_obs_meta *meta)
+{
+	if (bw_dns_parse(p, n, w->msg, &w->an) != BW_OK) {
+		w->st.dns.malformed++;
+		return false;
+	}
+	w->st.dns.messages++;
+	if (w->msg->qr)
+		w->st.dns.responses++;
+	else
+		w->st.dns.queries++;
+	emit_dns(w, meta);
+	return true;
+}
+
+static void meta_from_packet(struct bw_worker *w, const struct bw_packet *p, struct bw_obs_meta *m)
+{
+	m->ts = p->ts;
+	m->src = p->src;
+	m->dst = p->dst;
+	m->sport = p->sport;
+	m->dport = p->dport;
+	m->transport = p->proto;
+	m->pkt = p;
+	m->file = w->cur_file;
+	m->packet = w->cur_frame;
+}
+
+/* ---- DNS over TCP: a two-byte length before each message (RFC 1035 4.2.2, RFC 7766) ---- */
+
+static int dns_tcp_data(void *app, struct bw_tcp_flow *f, int dir, const uint8_t *data, size_t len, size_t *need,
+			const struct bw_packet *pkt)
+{
+	struct bw_worker *w = app;
+	const struct bw_flow_key *k = bw_tcp_flow_key(f);
+	struct bw_obs_meta meta = { 0 };
+	meta.src = dir == 0 ? k->lo : k->hi;
+	meta.dst = dir == 0 ? k->hi : k->lo;
+	meta.sport = dir == 0 ? k->lo_port : k->hi_port;
+	meta.dport = dir == 0 ? k->hi_port : k->lo_port;
+	meta.transport = IPPROTO_TCP;
+	meta.pkt = pkt;
+	meta.ts = pkt ? pkt->ts : w->cur_ts;
+	meta.file = w->cur_file;
+	meta.packet = pkt ? w->cur_frame : 0;
+
+	size_t off = 0;
+	while (len - off >= 2) {
+		size_t mlen = ((size_t)data[off] << 8) | data[off + 1];
+		if (mlen < 12) {
+			/* Not a DNS length (or we picked the stream up mid-message):
+			 * drop what we have and resynchronise on the next segment. */
+			bw_anomaly(&w->an, BW_AN_DNS_TCP_BAD_LENGTH);
+			w->st.dns.malformed++;
+			return (int)len;
+		}
+		if (len - off < 2 + mlen) {
+			if (off == 0) {
+				*need = 2 + mlen;
+				return BW_EAGAIN;
+			}
+			break;
+		}
+		w->st.dns.tcp++;
+		handle_dns(w, data + off + 2, mlen, &meta);
+		off += 2 + mlen;
+	}
+	if (off == 0) {
+		*need = 2;
+		return BW_EAGAIN;
+	}
+	return (int)off;
+}
+
+static const struct bw_tcp_consumer dns_tcp_consumer = {
+	.on_data = dns_tcp_data,
+	.on_gap = NULL,
+	.on_close = NULL,
+};
+
+static bool classify_tcp(void *ctx, struct bw_tcp_flow *f, const struct bw_packet *first,
+			 const struct bw_tcp_consumer **consumer, void **app)
+{
+	struct bw_worker *w = ctx;
+	(void)f;
+	if (is_dns_port(w, first->sport) || is_dns_port(w, first->dport)) {
+		*consumer = &dns_tcp_consumer;
+		*app = w;
+		return true;
+	}
+	return false;
+}
+
+struct bw_worker *bw_worker_new(const struct bw_worker_config *c, struct bw_output *out)
+{
+	struct bw_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->cfg = *c;
+	w->out = out;
+	w->dec = bw_decoder_new(&w->cfg.decode, &w->an);
+	w->tcp = bw_tcp_table_new(&w->cfg.tcp, classify_tcp, w, &w->an);
+	w->msg = malloc(sizeof(*w->msg));
+	w->scratch = malloc(BW_FMT_SCRATCH);
+	if (!w->dec || !w->tcp || !w->msg || !w->scratch || bw_json_init(&w->json, 8u << 20) != BW_OK) {
+		bw_worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void bw_worker_input_start(struct bw_worker *w)
+{
+	bw_decoder_input_start(w->dec);
+}
+
+void bw_worker_finish(struct bw_worker *w)
+{
+	if (w && w->tcp)
+		bw_tcp_table_flush(w->tcp);
+}
+
+void bw_worker_free(struct bw_worker *w)
+{
+	if (!w)
+		return;
+	bw_tcp_table_free(w->tcp);
+	bw_decoder_free(w->dec);
+	bw_json_deinit(&w->json);
+	free(w->scratch);
+	free(w->msg);
+	free(w);
+}
+
+void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char *file)
+{
+	struct bw_packet p;
+
+	w->cur_file = file;
+	w->cur_frame = fr->number;
+	w->cur_ts = fr->ts;
+	w->st.frames++;
+	w->st.bytes += fr->wire_len;
+	if (!w->st.first_ts || fr->ts < w->st.first_ts)
+		w->st.first_ts = fr->ts;
+	if (fr->ts > w->st.last_ts)
+		w->st.last_ts = fr->ts;
+
+	int rc = bw_decode_frame(w->dec, fr->linktype, fr->data, fr->cap_len, fr->wire_len, fr->ts, &p);
+	if (rc != BW_OK)
+		return;
+
+	if (p.proto == IPPROTO_UDP) {
+		if (is_dns_port(w, p.sport) || is_dns_port(w, p.dport)) {
+			struct bw_obs_meta meta;
+			meta_from_packet(w, &p, &meta);
+			w->st.dns.udp++;
+			handle_dns(w, p.payload, p.payload_len, &meta);
+		}
+	} else if (p.proto == IPPROTO_TCP) {
+		bw_tcp_table_segment(w->tcp, &p);
+	}
+}
+
+void bw_worker_stats(const struct bw_worker *w, struct bw_worker_stats *st, struct bw_anomalies *an)
+{
+	*st = w->st;
+	st->decode = *bw_decoder_stats(w->dec);
+	st->tcp = *bw_tcp_table_stats(w->tcp);
+	if (an)
+		*an = w->an;
+}
+
+struct bw_anomalies *bw_worker_anomalies(struct bw_worker *w) { return &w->an; }

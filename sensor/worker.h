@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.h: one packet pipeline (decode -> flows -> app parsers -> events).
+ *
+ * A worker owns all of its state (decoder with fragment and duplicate state,
+ * TCP flow table, parse scratch, JSON buffer) and shares nothing mutable, so
+ * a later issue can run N of them in parallel, each fed the flows that hash
+ * to it. Single-threaded use: one reader calls bw_worker_frame() in order.
+ */
+#ifndef BW_WORKER_H
+#define BW_WORKER_H
+
+#include "../parsers/decode.h"
+#include "../parsers/tcp_stream.h"
+#include "capture.h"
+#include "sink.h"
+
+struct bw_worker_config {
+	uint8_t dns_ports[65536 / 8];  /* bitmap: UDP/TCP ports carrying DNS */
+	bool dns_raw;                  /* add the message bytes as hex to DNS events */
+	struct bw_decode_config decode;
+	struct bw_tcp_config tcp;
+};
+
+/* Defaults: DNS on 53 and 5353, decoder and TCP defaults. */
+void bw_worker_config_default(struct bw_worker_config *c);
+static inline void bw_worker_dns_port_set(struct bw_worker_config *c, uint16_t port, bool on)
+{
+	if (on)
+		c->dns_ports[port >> 3] |= (uint8_t)(1u << (port & 7));
+	else
+		c->dns_ports[port >> 3] &= (uint8_t)~(1u << (port & 7));
+}
+
+struct bw_dns_stats {
+	uint64_t messages, udp, tcp, queries, responses, malformed;
+};
+
+struct bw_worker;
+
+/* out is borrowed (not owned) and must outlive the worker. NULL on ENOMEM. */
+struct bw_worker *bw_worker_new(const struct bw_worker_config *c, struct bw_output *out);
+void bw_worker_free(struct bw_worker *w); /* flushes TCP flows first; NULL-safe */
+
+/* Process one frame. file is the capture file name for evidence (may be NULL). */
+void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char *file);
+
+/* A new capture file starts (resets the duplicate filter; flows go on). */
+void bw_worker_input_start(struct bw_worker *w);
+
+/* End of input: deliver what TCP still holds and close all flows. */
+void bw_worker_finish(struct bw_worker *w);
+
+struct bw_worker_stats {
+	uint64_t frames, bytes;
+	bw_time_t first_ts, last_ts;
+	struct bw_decode_stats decode;
+	struct bw_tcp_stats tcp;
+	struct bw_dns_stats dns;
+	uint64_t events_dropped; /* an event too large to format */
+};
+
+/* Snapshot of the worker's counters. an receives the anomaly counters. */
+void bw_worker_stats(const struct bw_worker *w, struct bw_worker_stats *st, struct bw_anomalies *an);
+
+/* The anomaly counters the worker's parsers write to (capture readers share them). */
+struct bw_anomalies *bw_worker_anomalies(struct bw_worker *w);
+
+#endif /* BW_WORKER_H */

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# tests/cli/run.sh BINDWATCH: the command line and bad input, end to end.
+# Each check prints "ok"/"FAIL"; the last line is "cli: N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+BW=$(realpath "${1:-build/bindwatch}")
+EXT=${BW_EXTERNAL:-../shared/pcaps/external}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+check() { # check NAME CONDITION...
+	local name=$1
+	shift
+	if "$@"; then
+		echo "ok   $name"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $name"
+		fail=$((fail + 1))
+	fi
+}
+valid_jsonl() { python3 -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1], "rb"):
+    json.loads(line.decode("utf-8"))
+    n += 1
+sys.exit(0 if n >= int(sys.argv[2]) else 1)' "$1" "${2:-1}"; }
+count_dns() { python3 -c '
+import json, sys
+print(sum(1 for l in open(sys.argv[1]) if json.loads(l)["event"]["dataset"] == "bindwatch.dns"))' "$1"; }
+
+GOOD=$EXT/dnscap-dns.pcap
+
+# --help, --version, usage errors
+"$BW" --help >"$T/help" 2>&1
+check "--help exits 0 and documents exit codes" grep -q "exit status" "$T/help"
+check "--version prints the version" bash -c "'$BW' --version | grep -q '^bindwatch [0-9]'"
+"$BW" >/dev/null 2>"$T/err"; rc=$?
+check "no input is a usage error (exit 2)" test "$rc" -eq 2
+"$BW" --bogus >/dev/null 2>&1; rc=$?
+check "unknown option exits 2" test "$rc" -eq 2
+"$BW" -r "$GOOD" --dns-port 0 >/dev/null 2>&1; rc=$?
+check "bad --dns-port value exits 2" test "$rc" -eq 2
+"$BW" -r "$GOOD" -o bogus:x >/dev/null 2>&1; rc=$?
+check "unknown output kind exits 2" test "$rc" -eq 2
+"$BW" -r "$GOOD" -o "jsonl:$T/no/such/dir/x.json" >/dev/null 2>&1; rc=$?
+check "unwritable output exits 3" test "$rc" -eq 3
+
+# a good run to stdout and to a file
+"$BW" -r "$GOOD" -o jsonl:- -q >"$T/stdout.json" 2>"$T/stderr"; rc=$?
+check "good capture exits 0" test "$rc" -eq 0
+check "stdout events are valid JSON lines" valid_jsonl "$T/stdout.json" 10
+"$BW" -r "$GOOD" -o "jsonl:$T/file.json" -q; rc=$?
+# (the stats event at the end differs: it holds timings)
+check "jsonl file sink gets the same events as stdout" cmp -s <(head -n -1 "$T/stdout.json") <(head -n -1 "$T/file.json")
+check "the last event is bindwatch.stats" bash -c "tail -1 '$T/file.json' | grep -q '\"dataset\":\"bindwatch.stats\"'"
+check "-q prints no summary" test ! -s "$T/stderr"
+"$BW" -r "$GOOD" -o jsonl:/dev/null 2>"$T/summary"
+check "summary on stderr names packets and dns messages" grep -q "dns .* messages" "$T/summary"
+check "no progress line when stderr is not a terminal" bash -c "! grep -q \$'\\r' '$T/summary'"
+
+# the same capture twice gives identical events (no hidden state)
+"$BW" -r "$GOOD" -r "$GOOD" -q -o "jsonl:$T/twice.json"
+n1=$(count_dns "$T/stdout.json")
+n2=$(count_dns "$T/twice.json")
+check "two -r of one file give twice the events ($n1 -> $n2)" test "$n2" -eq $((2 * n1))
+
+# directories are read in name order
+mkdir -p "$T/dir"
+cp "$EXT/dnscap-edns.pcap" "$T/dir/b.pcap"
+cp "$GOOD" "$T/dir/a.pcap"
+echo "not a capture" >"$T/dir/notes.txt"
+"$BW" -r "$T/dir" -q -o "jsonl:$T/dir.json"; rc=$?
+check "directory run exits 0 (non-capture files skipped)" test "$rc" -eq 0
+order=$(python3 -c '
+import json, sys
+files = []
+for l in open(sys.argv[1]):
+    f = json.loads(l).get("bindwatch", {}).get("pcap", {}).get("file")
+    if f and (not files or files[-1] != f):
+        files.append(f)
+print(",".join(files))' "$T/dir.json")
+check "directory files in name order ($order)" test "$order" = "a.pcap,b.pcap"
+
+# bad input: missing, garbage, empty, truncated; the run goes on with the next file
+"$BW" -r "$T/missing.pcap" -r "$GOOD" -o "jsonl:$T/m.json" 2>"$T/m.err"; rc=$?
+check "missing file: exit 1" test "$rc" -eq 1
+check "missing file: message names the file" grep -q "missing.pcap" "$T/m.err"
+check "missing file: the next file is still read" test "$(count_dns "$T/m.json")" -eq "$n1"
+head -c 3000 /dev/urandom >"$T/garbage.pcap"
+"$BW" -r "$T/garbage.pcap" -q -o "jsonl:$T/g.json" 2>"$T/g.err"; rc=$?
+check "garbage file: exit 1 with a message naming it" bash -c "test $rc -eq 1 && grep -q garbage.pcap '$T/g.err'"
+: >"$T/empty.pcap"
+"$BW" -r "$T/empty.pcap" -q -o jsonl:/dev/null 2>"$T/e.err"; rc=$?
+check "empty file: exit 1 with a message" bash -c "test $rc -eq 1 && grep -q empty.pcap '$T/e.err'"
+size=$(stat -c %s "$GOOD")
+head -c $((size * 2 / 3)) "$GOOD" >"$T/cut.pcap"
+"$BW" -r "$T/cut.pcap" -r "$GOOD" -q -o "jsonl:$T/cut.json" 2>"$T/cut.err"; rc=$?
+ncut=$(python3 -c '
+import json, sys
+print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("bindwatch", {}).get("pcap", {}).get("file") == "cut.pcap"))' "$T/cut.json")
+check "truncated file: exit 1" test "$rc" -eq 1
+check "truncated file: message names file and offset or packet" grep -qE "cut.pcap.*(byte|offset|packet|frame)" "$T/cut.err"
+check "truncated file: events before the cut are kept ($ncut)" test "$ncut" -gt 0 -a "$ncut" -lt "$n1"
+check "truncated file: the next file is read in full" test "$(count_dns "$T/cut.json")" -eq $((ncut + n1))
+
+# every external capture, corrupt ones included: never a crash, always valid JSON
+crashes=0
+for f in "$EXT"/*.pcap "$EXT"/*.pcapng; do
+	"$BW" -r "$f" -q -o "jsonl:$T/x.json" 2>/dev/null
+	rc=$?
+	if [ "$rc" -gt 1 ] || ! valid_jsonl "$T/x.json" 1; then
+		echo "  $f: exit $rc or invalid JSON"
+		crashes=$((crashes + 1))
+	fi
+done
+check "all external captures: no crash, valid JSON" test "$crashes" -eq 0
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

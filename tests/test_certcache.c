@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_certcache.c: one parse per distinct certificate, LRU eviction with
+ * its counters, references that outlive eviction, negative entries, and the
+ * byte cap. Certificates come from tools/certgen.sh at test time.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parsers/certcache.h"
+
+static char certdir[64];
+static bool have_certs;
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (access("tools/certgen.sh", X_OK) != 0 || system("command -v openssl >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "test_certcache: openssl or tools/certgen.sh missing: tests skipped\n");
+		return 0;
+	}
+	snprintf(certdir, sizeof(certdir), "/tmp/bw-test-certcache-XXXXXX");
+	if (!mkdtemp(certdir))
+		return -1;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "tools/certgen.sh %s", certdir);
+	if (system(cmd) != 0)
+		return -1;
+	have_certs = true;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	if (certdir[0] && strncmp(certdir, "/tmp/bw-test-certcache-", 23) == 0) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+#define NEED_CERTS()             \
+	do {                     \
+		if (!have_certs) \
+			skip();  \
+	} while (0)
+
+static uint8_t *der(const char *name, size_t *len)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", certdir, name);
+	FILE *fp = fopen(path, "rb");
+	assert_non_null(fp);
+	uint8_t *buf = malloc(1 << 17);
+	*len = fread(buf, 1, 1 << 17, fp);
+	fclose(fp);
+	assert_true(*len > 0);
+	return buf;
+}
+
+static struct bw_certcache_stats stats(const struct bw_certcache *cc)
+{
+	struct bw_certcache_stats s;
+	bw_certcache_stats(cc, &s);
+	return s;
+}
+
+static void test_one_parse_per_distinct_der(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	struct bw_anomalies an = { 0 };
+	struct bw_certcache *cc = bw_certcache_new(NULL, &an);
+	assert_non_null(cc);
+	size_t n;
+	uint8_t *d = der("leaf-valid.der", &n);
+	struct bw_certcache_entry *e1 = NULL, *e2 = NULL;
+	bool hit = true;
+	assert_int_equal(bw_certcache_get(cc, d, n, 100, &e1, &hit), BW_OK);
+	assert_false(hit);
+	assert_non_null(e1);
+	assert_int_equal(stats(cc).parses, 1);
+	assert_string_equal(e1->info.subject.cn, "www.example.com");
+	assert_string_equal(e1->info.serial, "8A07E08D4AB50A7B");
+	assert_int_equal(e1->info.san_count, 5);
+	assert_non_null(e1->x509);
+
+	/* the same bytes from another buffer: a hit, no parse, same entry */
+	uint8_t *copy = malloc(n);
+	memcpy(copy, d, n);
+	assert_int_equal(bw_certcache_get(cc, copy, n, 200, &e2, &hit), BW_OK);
+	assert_true(hit);
+	assert_ptr_equal(e1, e2);
+	assert_int_equal(e2->seen, 2);
+	assert_int_equal(e2->first_seen, 100);
+	assert_int_equal(e2->last_seen, 200);
+	bw_certcache_put(cc, e2);
+
+	/* a popular certificate seen 200,000 times costs one parse */
+	for (int i = 0; i < 200000; i++) {
+		struct bw_certcache_entry *e = NULL;
+		assert_int_equal(bw_certcache_get(cc, copy, n, (bw_time_t)i, &e, NULL), BW_OK);
+		bw_certcache_put(cc, e);
+	}
+	struct bw_certcache_stats s = stats(cc);
+	assert_int_equal(s.parses, 1);
+	assert_int_equal(s.misses, 1);
+	assert_int_equal(s.hits, 200001);
+	assert_int_equal(s.entries, 1);
+	assert_int_equal(s.evictions, 0);
+	assert_int_equal(an.n[BW_AN_X509_BAD_DER], 0);
+
+	/* lookup by fingerprint, and the entry's x509 is usable */
+	struct bw_certcache_entry *e3 = bw_certcache_lookup(cc, e1->info.sha256);
+	assert_ptr_equal(e3, e1);
+	assert_int_equal(bw_x509_check_name(e3->x509, "example.com", 11, false), BW_X509_OK);
+	bw_certcache_put(cc, e3);
+	uint8_t zero[32] = { 0 };
+	assert_null(bw_certcache_lookup(cc, zero));
+
+	/* a different certificate is a second parse */
+	size_t n2;
+	uint8_t *d2 = der("int.der", &n2);
+	assert_int_equal(bw_certcache_get(cc, d2, n2, 1, &e2, &hit), BW_OK);
+	assert_false(hit);
+	assert_int_equal(stats(cc).parses, 2);
+	assert_true(e2->info.is_ca);
+	bw_certcache_put(cc, e2);
+	bw_certcache_put(cc, e1);
+	bw_certcache_free(cc);
+	free(d);
+	free(d2);
+	free(copy);
+}
+
+static const char *const six[] = { "leaf-valid.der", "int.der", "root.der", "leaf-ip.der", "leaf-rsa.der",
+				   "leaf-old.der" };
+
+static struct bw_certcache_entry *get_name(struct bw_certcache *cc, const char *name, bool *hit)
+{
+	size_t n;
+	uint8_t *d = der(name, &n);
+	struct bw_certcache_entry *e = NULL;
+	assert_int_equal(bw_certcache_get(cc, d, n, 0, &e, hit), BW_OK);
+	free(d);
+	return e;
+}
+
+static void test_lru_eviction(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	struct bw_certcache_config c = { .max_entries = 3 };
+	struct bw_certcache *cc = bw_certcache_new(&c, NULL);
+	uint8_t sha[6][32];
+	bool hit;
+	for (int i = 0; i < 3; i++) {
+		struct bw_certcache_entry *e = get_name(cc, six[i], &hit);
+		memcpy(sha[i], e->sha256, 32);
+		bw_certcache_put(cc, e);
+	}
+	/* touch the oldest: now six[1] is the least recently used */
+	bw_certcache_put(cc, get_name(cc, six[0], &hit));
+	assert_true(hit);
+	struct bw_certcache_entry *e = get_name(cc, six[3], &hit);
+	memcpy(sha[3], e->sha256, 32);
+	bw_certcache_put(cc, e);
+	struct bw_certcache_stats s = stats(cc);
+	assert_int_equal(s.entries, 3);
+	assert_int_equal(s.evictions, 1);
+	assert_null(bw_certcache_lookup(cc, sha[1]));
+	e = bw_certcache_lookup(cc, sha[0]);
+	assert_non_null(e);
+	bw_certcache_put(cc, e);
+	e = bw_certcache_lookup(cc, sha[2]);
+	assert_non_null(e);
+	bw_certcache_put(cc, e);
+	/* lookups count as use too: six[3] is now the oldest */
+	bw_certcache_put(cc, get_name(cc, six[4], &hit));
+	assert_false(hit);
+	assert_null(bw_certcache_lookup(cc, sha[3]));
+	assert_int_equal(stats(cc).evictions, 2);
+	/* an evicted certificate comes back with a parse */
+	uint64_t p = stats(cc).parses;
+	bw_certcache_put(cc, get_name(cc, six[1], &hit));
+	assert_false(hit);
+	assert_int_equal(stats(cc).parses, p + 1);
+	assert_int_equal(stats(cc).entries, 3);
+	bw_certcache_free(cc);
+}
+
+static void test_references_outlive_eviction(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	struct bw_certcache_config c = { .max_entries = 1 };
+	struct bw_certcache *cc = bw_certcache_new(&c, NULL);
+	bool hit;
+	/* hold a whole chain while inserting: the TLS parser's pattern */
+	struct bw_certcache_entry *leaf = get_name(cc, "leaf-valid.der", &hit);
+	struct bw_certcache_entry *in = get_name(cc, "int.der", &hit);
+	struct bw_certcache_stats s = stats(cc);
+	assert_int_equal(s.entries, 1);
+	assert_int_equal(s.evictions, 1);
+	assert_int_equal(s.orphans, 1);
+	/* the evicted leaf is still whole (ASan would see a use after free) */
+	assert_string_equal(leaf->info.subject.dn, "C=US, ST=California, L=San Francisco, O=Example, Inc., OU=Web, CN=www.example.com");
+	assert_string_equal(leaf->info.san[4].value, "192.0.2.1");
+	char err[256], root[128];
+	snprintf(root, sizeof(root), "%s/root.pem", certdir);
+	const char *files[] = { root };
+	struct bw_x509_trust *t = bw_x509_trust_new(files, 1, err, sizeof(err));
+	assert_non_null(t);
+	struct x509_st *chain[2] = { leaf->x509, in->x509 };
+	struct bw_x509_verify_opts o = { .time = (bw_time_t)1893456000 * BW_NSEC_PER_SEC, .name = "www.example.com" };
+	struct bw_x509_verdict v;
+	assert_int_equal(bw_x509_verify(t, chain, 2, &o, &v), BW_OK);
+	assert_int_equal(v.chain, BW_X509_OK);
+	assert_int_equal(v.name, BW_X509_OK);
+	bw_x509_trust_free(t);
+	bw_certcache_put(cc, leaf);
+	assert_int_equal(stats(cc).orphans, 0);
+	bw_certcache_put(cc, in);
+	bw_certcache_put(cc, NULL);
+	/* freeing with a reference still out frees it too (no leak under ASan) */
+	struct bw_certcache_entry *held = get_name(cc, "root.der", &hit);
+	(void)held;
+	bw_certcache_put(cc, get_name(cc, "leaf-ip.der", &hit));
+	assert_int_equal(stats(cc).orphans, 1);
+	bw_certcache_free(cc);
+	bw_certcache_free(NULL);
+}
+
+static void test_negative_entries(void **state)
+{
+	(void)state;
+	struct bw_anomalies an = { 0 };
+	struct bw_certcache *cc = bw_certcache_new(NULL, &an);
+	static const uint8_t junk[] = { 0x30, 0x05, 0x02, 0x01, 0x01, 0x05, 0x00 };
+	static const uint8_t cut[] = { 0x30, 0x82, 0x03, 0x00, 0x30 };
+	struct bw_certcache_entry *e = (struct bw_certcache_entry *)1;
+	bool hit = true;
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(bw_certcache_get(cc, junk, sizeof(junk), 0, &e, &hit), BW_EMALF);
+	assert_null(e);
+	assert_false(hit);
+	assert_int_equal(bw_certcache_get(cc, cut, sizeof(cut), 0, &e, &hit), BW_ETRUNC);
+	assert_int_equal(bw_certcache_get(cc, cut, sizeof(cut), 0, &e, &hit), BW_ETRUNC);
+	struct bw_certcache_stats s = stats(cc);
+	assert_int_equal(s.parses, 2);
+	assert_int_equal(s.parse_errors, 2);
+	assert_int_equal(s.negative_hits, 1000);
+	assert_int_equal(s.entries, 2);
+	assert_int_equal(an.n[BW_AN_X509_BAD_DER], 1002); /* every sighting counts */
+	uint8_t sha[32];
+	bw_x509_sha256(junk, sizeof(junk), sha);
+	assert_null(bw_certcache_lookup(cc, sha)); /* negative entries are never handed out */
+	assert_int_equal(bw_certcache_get(NULL, junk, sizeof(junk), 0, &e, NULL), BW_EINVAL);
+	assert_int_equal(bw_certcache_get(cc, NULL, 5, 0, &e, NULL), BW_EINVAL);
+	assert_int_equal(bw_certcache_get(cc, junk, sizeof(junk), 0, NULL, NULL), BW_EINVAL);
+	assert_int_equal(bw_certcache_get(cc, junk, BW_X509_MAX_DER + 1, 0, &e, NULL), BW_ELIMIT);
+	bw_certcache_free(cc);
+}
+
+static void test_many_distinct(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	struct bw_certcache_config c = { .max_entries = 10, .drop_x509 = true };
+	struct bw_certcache *cc = bw_certcache_new(&c, NULL);
+	size_t n;
+	uint8_t *d = der("leaf-valid.der", &n);
+	/* 100 different DERs: flip a byte of the signature (still parses) */
+	for (int i = 0; i < 100; i++) {
+		d[n - 2] = (uint8_t)i;
+		struct bw_certcache_entry *e = NULL;
+		assert_int_equal(bw_certcache_get(cc, d, n, 0, &e, NULL), BW_OK);
+		assert_null(e->x509);
+		assert_string_equal(e->info.subject.cn, "www.example.com");
+		bw_certcache_put(cc, e);
+	}
+	struct bw_certcache_stats s = stats(cc);
+	assert_int_equal(s.parses, 100);
+	assert_int_equal(s.entries, 10);
+	assert_int_equal(s.evictions, 90);
+	assert_int_equal(s.orphans, 0);
+	bw_certcache_free(cc);
+	free(d);
+}
+
+static void test_byte_cap(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	struct bw_certcache *probe = bw_certcache_new(NULL, NULL);
+	bw_certcache_put(probe, get_name(probe, "leaf-valid.der", NULL));
+	uint64_t one = stats(probe).bytes;
+	bw_certcache_free(probe);
+	assert_true(one > 0);
+
+	struct bw_certcache_config c = { .max_bytes = one * 3 + one / 2 };
+	struct bw_certcache *cc = bw_certcache_new(&c, NULL);
+	for (int i = 0; i < 6; i++)
+		bw_certcache_put(cc, get_name(cc, six[i], NULL));
+	struct bw_certcache_stats s = stats(cc);
+	assert_true(s.bytes <= c.max_bytes);
+	assert_true(s.evictions >= 1);
+	assert_true(s.entries >= 1);
+	/* a certificate bigger than the whole cap is handed out, never kept */
+	bool hit;
+	struct bw_certcache_entry *big = get_name(cc, "leaf-manysan.der", &hit);
+	assert_int_equal(big->info.san_total, 3000);
+	s = stats(cc);
+	assert_int_equal(s.too_big, 1);
+	assert_true(s.bytes <= c.max_bytes);
+	bw_certcache_put(cc, big);
+	assert_int_equal(stats(cc).orphans, 0);
+	bw_certcache_put(cc, get_name(cc, "leaf-manysan.der", &hit));
+	assert_false(hit);
+	bw_certcache_free(cc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_parse_per_distinct_der),
+		cmocka_unit_test(test_lru_eviction),
+		cmocka_unit_test(test_references_outlive_eviction),
+		cmocka_unit_test(test_negative_entries),
+		cmocka_unit_test(test_many_distinct),
+		cmocka_unit_test(test_byte_cap),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

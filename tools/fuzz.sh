@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# fuzz.sh SECONDS FUZZER...: run each libFuzzer target for SECONDS on its seed
+# corpus (tests/fuzz/corpus/NAME), then replay the seeds (and any kept crash
+# inputs) through the sanitizer-built replay driver. New inputs go to a
+# scratch corpus under build/, never into the repository.
+set -u
+cd "$(dirname "$0")/.."
+secs=$1
+shift
+B=${B:-build}
+pass=0
+fail=0
+for f in "$@"; do
+	name=$(basename "$f")
+	short=${name#fuzz_}
+	seeds=tests/fuzz/corpus/$short
+	work=$B/fuzz-work/$short
+	art=$B/fuzz-artifacts/$short/
+	mkdir -p "$work" "$art" "$seeds"
+	log=$B/fuzz-work/$short.log
+	rc=0
+	"$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix="$art" "$work" "$seeds" >"$log" 2>&1 || rc=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+	cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
+	if [ "$rc" -ne 0 ]; then
+		echo "FAIL $name: exit $rc after ${execs:-?} runs; artifacts in $art; log $log"
+		grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -5
+		fail=$((fail + 1))
+	else
+		echo "ok   $name: ${execs:-?} runs in ${secs}s, ${cov:-cov: ?}"
+		pass=$((pass + 1))
+	fi
+	replay=$B/fuzz-replay/$name
+	if [ -x "$replay" ]; then
+		if out=$("$replay" "$seeds" 2>&1); then
+			echo "ok   $name corpus replay (gcc, ASan+UBSan): $(echo "$out" | tail -1)"
+			pass=$((pass + 1))
+		else
+			echo "FAIL $name corpus replay:"
+			echo "$out" | tail -20
+			fail=$((fail + 1))
+		fi
+	fi
+done
+echo "fuzz: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
