@@ -13,8 +13,8 @@ endif
 
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libpcap openssl
-TESTPKGS := cmocka ldns
+PKGS    := libpcap openssl yaml-0.1 ldns
+TESTPKGS := cmocka
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 HARDEN  := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE

@@ -56,6 +56,12 @@ static void usage(FILE *fp)
 		"  -o, --output SPEC      jsonl:PATH or jsonl:- (stdout); repeatable;\n"
 		"                         default jsonl:-\n"
 		"      --dns-raw          add each DNS message's bytes (hex) to its event\n"
+		"tls and certificates:\n"
+		"      --ca-file FILE     extra trusted CA certificates (PEM or DER; repeatable),\n"
+		"                         besides the system store\n"
+		"      --judge-time WHEN  capture (default: certificates are judged as of the\n"
+		"                         packet's capture time) or now (wall-clock time)\n"
+		"      --no-tls           do not look for TLS, DTLS or QUIC\n"
 		"decoding:\n"
 		"      --dns-port LIST    UDP/TCP ports parsed as DNS (default 53,5353)\n"
 		"      --dedup-window MS  drop exact duplicate packets seen within MS ms of\n"
@@ -234,8 +240,10 @@ static const char *base_name(const char *p)
 
 enum {
 	OPT_READER = 256, OPT_DNS_RAW, OPT_DNS_PORT, OPT_DEDUP, OPT_TCP_CAP, OPT_TCP_MEMCAP, OPT_TCP_FLOWS,
-	OPT_FRAG_MEMCAP, OPT_NO_PROGRESS,
+	OPT_FRAG_MEMCAP, OPT_NO_PROGRESS, OPT_CA_FILE, OPT_JUDGE_TIME, OPT_NO_TLS,
 };
+
+#define MAX_CA_FILES 64
 
 int main(int argc, char **argv)
 {
@@ -250,6 +258,9 @@ int main(int argc, char **argv)
 		{ "tcp-memcap", required_argument, NULL, OPT_TCP_MEMCAP },
 		{ "tcp-max-flows", required_argument, NULL, OPT_TCP_FLOWS },
 		{ "frag-memcap", required_argument, NULL, OPT_FRAG_MEMCAP },
+		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+		{ "judge-time", required_argument, NULL, OPT_JUDGE_TIME },
+		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "help", no_argument, NULL, 'h' },
@@ -261,6 +272,9 @@ int main(int argc, char **argv)
 	struct bw_output out = { 0 };
 	struct bw_worker *w = NULL;
 	struct bw_json sj = { 0 };
+	struct bw_x509_trust *trust = NULL;
+	const char *ca_files[MAX_CA_FILES];
+	size_t n_ca = 0;
 	enum bw_reader_kind reader = BW_READER_AUTO;
 	const char *outputs[BW_OUTPUT_MAX_SINKS];
 	unsigned n_outputs = 0;
@@ -328,6 +342,23 @@ int main(int argc, char **argv)
 				goto bad_value;
 			cfg.decode.frag_mem_cap = v;
 			break;
+		case OPT_CA_FILE:
+			if (n_ca >= MAX_CA_FILES) {
+				fprintf(stderr, "bindwatch: at most %d --ca-file options\n", MAX_CA_FILES);
+				status = EXIT_USAGE;
+				goto out;
+			}
+			ca_files[n_ca++] = optarg;
+			break;
+		case OPT_JUDGE_TIME:
+			if (strcmp(optarg, "capture") == 0)
+				cfg.judge_now = false;
+			else if (strcmp(optarg, "now") == 0)
+				cfg.judge_now = true;
+			else
+				goto bad_value;
+			break;
+		case OPT_NO_TLS: cfg.tls_off = true; break;
 		case 'q': quiet = true; break;
 		case OPT_NO_PROGRESS: progress_ok = false; break;
 		case 'h':
@@ -370,6 +401,15 @@ bad_value:
 		bw_output_add(&out, s);
 	}
 
+	if (!cfg.tls_off) {
+		trust = bw_x509_trust_new(ca_files, n_ca, err, sizeof(err));
+		if (!trust) {
+			fprintf(stderr, "bindwatch: %s\n", err);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		cfg.trust = trust;
+	}
 	w = bw_worker_new(&cfg, &out);
 	if (!w || bw_json_init(&sj, 1u << 20) != BW_OK) {
 		fprintf(stderr, "bindwatch: out of memory\n");
@@ -459,6 +499,7 @@ bad_value:
 
 out:
 	bw_worker_free(w);
+	bw_x509_trust_free(trust);
 	if (out.n && bw_output_close(&out, err, sizeof(err)) != BW_OK) {
 		fprintf(stderr, "bindwatch: %s\n", err);
 		status = EXIT_OUTPUT;

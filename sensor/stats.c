@@ -67,6 +67,26 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "malformed", st->dns.malformed);
 	bw_json_obj_end(j);
 
+	const struct bw_tls_stats *tl = &st->tls;
+	bw_json_obj_begin(j, "tls");
+	bw_json_u64(j, "handshakes", tl->handshakes);
+	bw_json_u64(j, "tcp", tl->tcp);
+	bw_json_u64(j, "starttls", tl->starttls);
+	bw_json_u64(j, "dtls", tl->dtls);
+	bw_json_u64(j, "quic", tl->quic);
+	bw_json_u64(j, "client_hellos", tl->client_hellos);
+	bw_json_u64(j, "server_hellos", tl->server_hellos);
+	bw_json_u64(j, "certificates_seen", tl->certificates_seen);
+	bw_json_u64(j, "x509_events", tl->x509_events);
+	bw_json_u64(j, "certificate_parse_errors", tl->cert_parse_errors);
+	bw_json_u64(j, "certificate_cache_hits", tl->cert_cache_hits);
+	bw_json_u64(j, "certificate_cache_evictions", tl->cert_cache_evictions);
+	bw_json_u64(j, "chains_validated", tl->chains_validated);
+	bw_json_u64(j, "chains_failed", tl->chains_failed);
+	bw_json_u64(j, "udp_sessions", tl->udp_sessions);
+	bw_json_u64(j, "udp_sessions_evicted", tl->udp_sessions_evicted);
+	bw_json_obj_end(j);
+
 	bw_json_obj_begin(j, "ip_fragments");
 	bw_json_u64(j, "fragments", d->frag_fragments);
 	bw_json_u64(j, "reassembled", d->frag_reassembled);
@@ -129,6 +149,14 @@ void bw_stats_human(FILE *fp, const struct bw_worker_stats *st, const struct bw_
 		(unsigned long long)st->dns.messages, (unsigned long long)st->dns.udp,
 		(unsigned long long)st->dns.tcp, (unsigned long long)st->dns.responses,
 		(unsigned long long)st->dns.malformed, (unsigned long long)run->events);
+	if (st->tls.handshakes)
+		fprintf(fp,
+			"bindwatch: tls %llu handshakes (%llu tcp, %llu starttls, %llu dtls, %llu quic), %llu distinct "
+			"certificates, %llu of %llu chains did not validate\n",
+			(unsigned long long)st->tls.handshakes, (unsigned long long)st->tls.tcp,
+			(unsigned long long)st->tls.starttls, (unsigned long long)st->tls.dtls,
+			(unsigned long long)st->tls.quic, (unsigned long long)st->tls.x509_events,
+			(unsigned long long)st->tls.chains_failed, (unsigned long long)st->tls.chains_validated);
 	uint64_t bad = 0;
 	for (int i = 0; i < BW_AN__COUNT; i++)
 		bad += an->n[i];

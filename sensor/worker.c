@@ -13,34 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../parsers/dns.h"
-#include "fmt_json.h"
+#include "worker_impl.h"
 
-struct bw_worker {
-	struct bw_worker_config cfg;
-	struct bw_output *out;
-	struct bw_anomalies an;
-	struct bw_decoder *dec;
-	struct bw_tcp_table *tcp;
-	struct bw_dns_msg *msg;
-	struct bw_json json;
-	char *scratch;
-
-	/* the frame being processed, for evidence */
-	const char *cur_file;
-	uint64_t cur_frame;
-	bw_time_t cur_ts;
-
-	struct bw_worker_stats st;
-};
 
 void bw_worker_config_default(struct bw_worker_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	bw_worker_dns_port_set(c, 53, true);
 	bw_worker_dns_port_set(c, 5353, true);
+	c->cert_cache_entries = 4096;
+	c->udp_max_sessions = 4096;
+	c->udp_idle_timeout = 60 * BW_NSEC_PER_SEC;
 	bw_decode_config_default(&c->decode);
 	bw_tcp_config_default(&c->tcp);
+	bw_tls_config_default(&c->tls);
 }
 
 static inline bool is_dns_port(const struct bw_worker *w, uint16_t port)
@@ -48,17 +34,20 @@ static inline bool is_dns_port(const struct bw_worker *w, uint16_t port)
 	return (w->cfg.dns_ports[port >> 3] >> (port & 7)) & 1;
 }
 
-static void emit_dns(struct bw_worker *w, const struct bw_obs_meta *meta)
+void bw_worker_emit(struct bw_worker *w, enum bw_event_type t, bw_time_t ts)
 {
-	int rc = bw_fmt_json_dns(&w->json, w->msg, meta, w->cfg.dns_raw, w->scratch, BW_FMT_SCRATCH);
-	if (rc != BW_OK) {
+	if (!bw_json_ok(&w->json)) {
 		w->st.events_dropped++;
 		return;
 	}
-	struct bw_event ev = {
-		.type = BW_EV_DNS, .ts = meta->ts, .json = w->json.buf, .json_len = w->json.len,
-	};
+	struct bw_event ev = { .type = t, .ts = ts, .json = w->json.buf, .json_len = w->json.len };
 	bw_output_emit(w->out, &ev);
+}
+
+static void emit_dns(struct bw_worker *w, const struct bw_obs_meta *meta)
+{
+	bw_fmt_json_dns(&w->json, w->msg, meta, w->cfg.dns_raw, w->scratch, BW_FMT_SCRATCH);
+	bw_worker_emit(w, BW_EV_DNS, meta->ts);
 }
 
 /* Parse one DNS message and emit its event; false if malformed (counted). */
@@ -146,13 +135,14 @@ static bool classify_tcp(void *ctx, struct bw_tcp_flow *f, const struct bw_packe
 			 const struct bw_tcp_consumer **consumer, void **app)
 {
 	struct bw_worker *w = ctx;
-	(void)f;
 	if (is_dns_port(w, first->sport) || is_dns_port(w, first->dport)) {
 		*consumer = &dns_tcp_consumer;
 		*app = w;
 		return true;
 	}
-	return false;
+	if (w->cfg.tls_off)
+		return false;
+	return bw_worker_tls_classify(w, f, first, consumer, app);
 }
 
 struct bw_worker *bw_worker_new(const struct bw_worker_config *c, struct bw_output *out)
@@ -166,7 +156,8 @@ struct bw_worker *bw_worker_new(const struct bw_worker_config *c, struct bw_outp
 	w->tcp = bw_tcp_table_new(&w->cfg.tcp, classify_tcp, w, &w->an);
 	w->msg = malloc(sizeof(*w->msg));
 	w->scratch = malloc(BW_FMT_SCRATCH);
-	if (!w->dec || !w->tcp || !w->msg || !w->scratch || bw_json_init(&w->json, 8u << 20) != BW_OK) {
+	if (!w->dec || !w->tcp || !w->msg || !w->scratch || bw_json_init(&w->json, 8u << 20) != BW_OK ||
+	    bw_worker_tls_init(w) != BW_OK) {
 		bw_worker_free(w);
 		return NULL;
 	}
@@ -182,6 +173,8 @@ void bw_worker_finish(struct bw_worker *w)
 {
 	if (w && w->tcp)
 		bw_tcp_table_flush(w->tcp);
+	if (w)
+		bw_worker_tls_finish(w);
 }
 
 void bw_worker_free(struct bw_worker *w)
@@ -189,6 +182,7 @@ void bw_worker_free(struct bw_worker *w)
 	if (!w)
 		return;
 	bw_tcp_table_free(w->tcp);
+	bw_worker_tls_deinit(w);
 	bw_decoder_free(w->dec);
 	bw_json_deinit(&w->json);
 	free(w->scratch);
@@ -220,6 +214,8 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 			meta_from_packet(w, &p, &meta);
 			w->st.dns.udp++;
 			handle_dns(w, p.payload, p.payload_len, &meta);
+		} else if (!w->cfg.tls_off) {
+			bw_worker_tls_udp(w, &p);
 		}
 	} else if (p.proto == IPPROTO_TCP) {
 		bw_tcp_table_segment(w->tcp, &p);
@@ -231,6 +227,7 @@ void bw_worker_stats(const struct bw_worker *w, struct bw_worker_stats *st, stru
 	*st = w->st;
 	st->decode = *bw_decoder_stats(w->dec);
 	st->tcp = *bw_tcp_table_stats(w->tcp);
+	bw_worker_tls_stats(w, &st->tls);
 	if (an)
 		*an = w->an;
 }

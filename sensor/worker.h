@@ -12,14 +12,23 @@
 
 #include "../parsers/decode.h"
 #include "../parsers/tcp_stream.h"
+#include "../parsers/tls.h"
+#include "../parsers/x509.h"
 #include "capture.h"
 #include "sink.h"
 
 struct bw_worker_config {
 	uint8_t dns_ports[65536 / 8];  /* bitmap: UDP/TCP ports carrying DNS */
 	bool dns_raw;                  /* add the message bytes as hex to DNS events */
+	bool tls_off;                  /* do not look for TLS, DTLS or QUIC */
+	bool judge_now;                /* validate certificates at wall-clock time, not capture time */
+	const struct bw_x509_trust *trust; /* borrowed; NULL: chains are not validated */
+	uint32_t cert_cache_entries;   /* distinct certificates kept parsed (default 4096) */
+	uint32_t udp_max_sessions;     /* QUIC/DTLS flows tracked at once (default 4096) */
+	bw_time_t udp_idle_timeout;    /* default 60 s */
 	struct bw_decode_config decode;
 	struct bw_tcp_config tcp;
+	struct bw_tls_config tls;
 };
 
 /* Defaults: DNS on 53 and 5353, decoder and TCP defaults. */
@@ -34,6 +43,13 @@ static inline void bw_worker_dns_port_set(struct bw_worker_config *c, uint16_t p
 
 struct bw_dns_stats {
 	uint64_t messages, udp, tcp, queries, responses, malformed;
+};
+
+struct bw_tls_stats {
+	uint64_t handshakes, tcp, starttls, dtls, quic;  /* bindwatch.tls events by transport */
+	uint64_t client_hellos, server_hellos, certificates_seen, chains_validated, chains_failed;
+	uint64_t x509_events, cert_parse_errors, cert_cache_hits, cert_cache_evictions;
+	uint64_t udp_sessions, udp_sessions_evicted;
 };
 
 struct bw_worker;
@@ -57,6 +73,7 @@ struct bw_worker_stats {
 	struct bw_decode_stats decode;
 	struct bw_tcp_stats tcp;
 	struct bw_dns_stats dns;
+	struct bw_tls_stats tls;
 	uint64_t events_dropped; /* an event too large to format */
 };
 

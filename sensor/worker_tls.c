@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker_tls.c: TLS over TCP (on any port, recognised by its bytes, and
+ * after a STARTTLS upgrade), DTLS and QUIC Initial over UDP, and what
+ * becomes of their certificates: each distinct DER is parsed once (the
+ * certificate cache), each new one gives a bindwatch.x509 event, each chain
+ * is validated at capture time against the trust store and the SNI, and each
+ * handshake gives one bindwatch.tls event.
+ *
+ * Per-flow state is small until a flow shows TLS bytes: a flow that never
+ * does costs one small allocation and is dropped from reassembly as soon as
+ * both directions have shown they are not TLS. Once both sides of a
+ * handshake are read, the flow is marked done so the reassembler (and later
+ * the kernel bypass) stops carrying its bulk data.
+ */
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../parsers/starttls.h"
+#include "worker_impl.h"
+
+enum { UDP_KIND_QUIC = 1, UDP_KIND_DTLS = 2 };
+
+/* ---- shared: turning a finished handshake into events ---- */
+
+struct chain_refs {
+	struct bw_certcache_entry *e[BW_TLS_MAX_CERTS];
+	const struct bw_x509_info *info[BW_TLS_MAX_CERTS];
+	struct x509_st *x[BW_TLS_MAX_CERTS];
+	unsigned n;       /* certificates presented (and looked up) */
+	unsigned n_x;     /* of which parsed */
+	bool bad_der;
+};
+
+static void meta_for(struct bw_worker *w, const struct bw_flow_key *k, int client_dir, bw_time_t ts,
+		     uint64_t packet, uint8_t transport, const struct bw_packet *pkt, struct bw_obs_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->src = client_dir == 0 ? k->lo : k->hi;
+	m->dst = client_dir == 0 ? k->hi : k->lo;
+	m->sport = client_dir == 0 ? k->lo_port : k->hi_port;
+	m->dport = client_dir == 0 ? k->hi_port : k->lo_port;
+	m->transport = transport;
+	m->ts = ts;
+	m->file = w->cur_file;
+	m->packet = packet;
+	m->pkt = pkt;
+}
+
+/* Look every presented certificate up in the cache (parsing new ones) and
+ * write an x509 event for each one never seen before. */
+static void chain_acquire(struct bw_worker *w, const struct bw_tls_cert_chain *chain, const char *sni,
+			  const struct bw_obs_meta *meta, struct chain_refs *r)
+{
+	memset(r, 0, sizeof(*r));
+	for (unsigned i = 0; i < chain->count && i < BW_TLS_MAX_CERTS; i++) {
+		bool hit = false;
+		struct bw_certcache_entry *e = NULL;
+		w->st.tls.certificates_seen++;
+		int rc = bw_certcache_get(w->certs, chain->certs[i].der, chain->certs[i].len, meta->ts, &e, &hit);
+		r->n++;
+		if (rc != BW_OK || !e) {
+			r->bad_der = true;
+			w->st.tls.cert_parse_errors++;
+			continue;
+		}
+		r->e[i] = e;
+		r->info[i] = &e->info;
+		if (e->x509)
+			r->x[r->n_x++] = e->x509;
+		if (!hit) {
+			bw_fmt_json_x509(&w->json, &e->info, meta, sni, i, "passive");
+			bw_worker_emit(w, BW_EV_X509, meta->ts);
+			w->st.tls.x509_events++;
+		}
+	}
+}
+
+static void chain_release(struct bw_worker *w, struct chain_refs *r)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		bw_certcache_put(w->certs, r->e[i]);
+}
+
+static void chain_verify(struct bw_worker *w, struct chain_refs *r, const char *sni, bw_time_t ts,
+			 struct bw_x509_verdict *v)
+{
+	struct bw_x509_verify_opts o = { 0 };
+	o.time = ts;
+	o.clock = BW_X509_CLOCK_CAPTURE;
+	if (w->cfg.judge_now) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		o.time = (bw_time_t)now.tv_sec * BW_NSEC_PER_SEC + (bw_time_t)now.tv_nsec;
+		o.clock = BW_X509_CLOCK_NOW;
+	}
+	o.name = sni;
+	memset(v, 0, sizeof(*v));
+	if (r->bad_der || r->n_x != r->n) {
+		/* A presented certificate does not parse: the chain cannot be judged. */
+		v->chain = BW_X509_BAD_DER;
+		v->chain_depth = -1;
+		snprintf(v->detail, sizeof(v->detail), "bad_der");
+		v->clock = o.clock;
+		v->time = o.time;
+		if (r->info[0] && r->x[0] && sni && sni[0]) {
+			v->name_checked = true;
+			v->name = bw_x509_check_name(r->x[0], sni, 0, false);
+		}
+		return;
+	}
+	if (bw_x509_verify(w->cfg.trust, r->x, r->n_x, &o, v) != BW_OK) {
+		v->chain = BW_X509_OTHER;
+		snprintf(v->detail, sizeof(v->detail), "other: verification failed to run");
+	}
+}
+
+/* ClientHello's highest version when no ServerHello was seen. */
+static uint16_t view_version(const struct bw_tls_client_hello *ch, const struct bw_tls_server_hello *sh)
+{
+	if (sh && sh->version)
+		return sh->version;
+	return ch ? ch->max_version : 0;
+}
+
+/*
+ * One handshake seen: certificates, validation, the tls event. chain may be
+ * NULL (TLS 1.3, QUIC, or none sent).
+ */
+static void emit_handshake(struct bw_worker *w, struct bw_tls_view *v, const struct bw_tls_cert_chain *chain,
+			   const struct bw_obs_meta *meta)
+{
+	struct chain_refs r;
+	struct bw_x509_verdict verdict;
+	const char *sni = v->ch && v->ch->has_sni && v->ch->sni_valid ? v->ch->sni : NULL;
+
+	memset(&r, 0, sizeof(r));
+	if (chain && chain->present && chain->count > 0) {
+		chain_acquire(w, chain, sni, meta, &r);
+		v->n_certs = r.n;
+		v->certs = r.info;
+		v->chain_truncated = chain->truncated;
+		if (w->cfg.trust) {
+			chain_verify(w, &r, sni, meta->ts, &verdict);
+			v->verdict = &verdict;
+			w->st.tls.chains_validated++;
+			if (verdict.chain != BW_X509_OK || verdict.name != BW_X509_OK)
+				w->st.tls.chains_failed++;
+		}
+	}
+	bw_fmt_json_tls(&w->json, v, meta);
+	bw_worker_emit(w, BW_EV_TLS, meta->ts);
+	w->st.tls.handshakes++;
+	chain_release(w, &r);
+}
+
+static void view_from_conn(const struct bw_tls_conn *c, const char *protocol, struct bw_tls_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->protocol = protocol;
+	v->ch = c->saw_client_hello ? &c->ch : NULL;
+	v->sh = c->saw_server_hello ? &c->sh : NULL;
+	v->version = c->version ? c->version : view_version(v->ch, v->sh);
+	v->hello_retry_request = c->saw_hello_retry_request;
+	v->cert_visible = c->saw_server_hello && c->cert_visible && !bw_tls_version_is_13(v->version);
+	v->resumed = c->saw_server_hello && c->sh.is_resumption;
+	v->saw_alert = c->saw_alert;
+	v->alert_level = c->alert_level;
+	v->alert_description = c->alert_description;
+	v->established = c->saw_client_hello && c->saw_server_hello && !(c->saw_alert && c->alert_level == 2);
+}
+
+/* ---- TLS over TCP ---- */
+
+struct tls_flow {
+	struct bw_worker *w;
+	int client_dir;               /* -1 until the bytes say */
+	bool not_tls[2];              /* this direction showed it is not TLS */
+	bool finished[2];             /* this direction is done */
+	bool emitted;
+	bool use_starttls;
+	struct bw_starttls st;
+	struct bw_tls_conn *tls;      /* allocated when TLS bytes are seen */
+	bw_time_t last_ts;
+	uint64_t last_packet;
+};
+
+static void tls_flow_emit(struct bw_worker *w, struct tls_flow *tf, struct bw_tcp_flow *f, const struct bw_packet *pkt)
+{
+	if (tf->emitted || !tf->tls || !tf->tls->saw_client_hello)
+		return;
+	tf->emitted = true;
+	struct bw_tls_view v;
+	struct bw_obs_meta meta;
+	view_from_conn(tf->tls, "tls", &v);
+	if (tf->use_starttls)
+		v.starttls = bw_starttls_proto_name(tf->st.proto);
+	int cdir = tf->client_dir >= 0 ? tf->client_dir : bw_tcp_flow_client_dir(f);
+	meta_for(w, bw_tcp_flow_key(f), cdir, tf->last_ts, tf->last_packet, IPPROTO_TCP, pkt, &meta);
+	w->st.tls.tcp++;
+	if (v.starttls)
+		w->st.tls.starttls++;
+	if (tf->tls->saw_server_hello)
+		w->st.tls.server_hellos++;
+	w->st.tls.client_hellos++;
+	emit_handshake(w, &v, tf->tls->cert_visible ? &tf->tls->server_certs : NULL, &meta);
+}
+
+static void tls_flow_maybe_done(struct bw_worker *w, struct tls_flow *tf, struct bw_tcp_flow *f,
+				const struct bw_packet *pkt)
+{
+	/* The server's side is what completes a handshake event. */
+	int sdir = tf->client_dir >= 0 ? !tf->client_dir : -1;
+	if (tf->tls && (bw_tls_conn_done(tf->tls) || (sdir >= 0 && tf->finished[sdir] && tf->tls->saw_server_hello)))
+		tls_flow_emit(w, tf, f, pkt);
+	if ((tf->finished[0] && tf->finished[1]) || (tf->tls && bw_tls_conn_done(tf->tls)))
+		bw_tcp_flow_done(f);
+}
+
+static int tls_on_data(void *app, struct bw_tcp_flow *f, int dir, const uint8_t *data, size_t len, size_t *need,
+		       const struct bw_packet *pkt)
+{
+	struct tls_flow *tf = app;
+	struct bw_worker *w = tf->w;
+	size_t off = 0;
+
+	if (tf->finished[dir])
+		return BW_ENOTSUP;
+	tf->last_ts = pkt ? pkt->ts : w->cur_ts;
+	tf->last_packet = w->cur_frame;
+
+	if (tf->use_starttls && !bw_starttls_tls_started(&tf->st, dir == tf->client_dir)) {
+		size_t used = 0;
+		int st = bw_starttls_feed(&tf->st, dir == tf->client_dir, data, len, &used);
+		if (st == BW_STARTTLS_GIVE_UP) {
+			tf->finished[0] = tf->finished[1] = true;
+			tls_flow_maybe_done(w, tf, f, pkt);
+			return BW_ENOTSUP;
+		}
+		if (st == BW_STARTTLS_MORE)
+			return (int)used;
+		if (used > 0)
+			return (int)used; /* the plaintext up to the TLS bytes */
+	}
+
+	if (!tf->tls) {
+		/* First bytes of TLS in this flow: decide by what they look like. */
+		if (len - off < 11 && !bw_tls_looks_like_tls(data + off, len - off)) {
+			if (len - off < 5) {
+				*need = off + 5;
+				return BW_EAGAIN;
+			}
+		}
+		if (!bw_tls_looks_like_tls(data + off, len - off)) {
+			tf->not_tls[dir] = tf->finished[dir] = true;
+			tls_flow_maybe_done(w, tf, f, pkt);
+			return BW_ENOTSUP;
+		}
+		tf->tls = malloc(sizeof(*tf->tls));
+		if (!tf->tls) {
+			tf->finished[0] = tf->finished[1] = true;
+			bw_tcp_flow_done(f);
+			return BW_ENOTSUP;
+		}
+		bw_tls_conn_init(tf->tls, &w->cfg.tls);
+	}
+	if (tf->client_dir < 0) {
+		if (bw_tls_looks_like_client_hello(data + off, len - off))
+			tf->client_dir = dir;
+		else
+			tf->client_dir = !dir; /* a server speaking first: the ClientHello was not captured */
+	}
+	int rc = bw_tls_conn_feed(tf->tls, dir == tf->client_dir, data + off, len - off, need, &w->an);
+	if (rc == BW_EAGAIN && off > 0)
+		return (int)off;
+	if (rc == BW_EAGAIN)
+		return rc;
+	if (rc < 0) {
+		tf->finished[dir] = true;
+		tls_flow_maybe_done(w, tf, f, pkt);
+		return BW_ENOTSUP;
+	}
+	tls_flow_maybe_done(w, tf, f, pkt);
+	return (int)(rc + off);
+}
+
+static void tls_on_close(void *app, struct bw_tcp_flow *f)
+{
+	struct tls_flow *tf = app;
+	tls_flow_emit(tf->w, tf, f, NULL);
+	if (tf->tls) {
+		bw_tls_conn_deinit(tf->tls);
+		free(tf->tls);
+	}
+	free(tf);
+}
+
+static const struct bw_tcp_consumer tls_consumer = {
+	.on_data = tls_on_data,
+	.on_gap = NULL,
+	.on_close = tls_on_close,
+};
+
+bool bw_worker_tls_classify(struct bw_worker *w, struct bw_tcp_flow *f, const struct bw_packet *first,
+			    const struct bw_tcp_consumer **consumer, void **app)
+{
+	struct tls_flow *tf = calloc(1, sizeof(*tf));
+	if (!tf)
+		return false;
+	tf->w = w;
+	tf->client_dir = -1;
+	const struct bw_flow_key *k = bw_tcp_flow_key(f);
+	/* A STARTTLS service port decides who the client is: the other side. */
+	enum bw_starttls_proto p = bw_starttls_proto_for_port(k->hi_port);
+	int server_dir = 0; /* direction lo->hi means hi is the server */
+	if (p == BW_STARTTLS_NONE) {
+		p = bw_starttls_proto_for_port(k->lo_port);
+		server_dir = 1;
+	}
+	if (p != BW_STARTTLS_NONE) {
+		tf->use_starttls = true;
+		bw_starttls_init(&tf->st, p);
+		tf->client_dir = server_dir == 0 ? 0 : 1;
+	}
+	(void)first;
+	*consumer = &tls_consumer;
+	*app = tf;
+	return true;
+}
+
+/* ---- QUIC and DTLS over UDP ---- */
+
+struct quic_app {
+	struct bw_quic_conn q;
+	struct bw_tls_client_hello ch;
+	struct bw_tls_server_hello sh;
+	bool have_ch, have_sh, emitted, done;
+	bw_time_t last_ts;
+	uint64_t last_packet;
+};
+
+struct dtls_app {
+	struct bw_tls_conn tls;
+	bool emitted, finished[2];
+	bw_time_t last_ts;
+	uint64_t last_packet;
+};
+
+static void quic_emit(struct bw_worker *w, struct bw_udp_session *s, struct quic_app *qa, const struct bw_packet *pkt)
+{
+	if (qa->emitted || !qa->have_ch)
+		return;
+	qa->emitted = true;
+	struct bw_tls_view v;
+	struct bw_obs_meta meta;
+	char dcid[48];
+	memset(&v, 0, sizeof(v));
+	v.protocol = "quic";
+	v.ch = &qa->ch;
+	v.sh = qa->have_sh ? &qa->sh : NULL;
+	v.version = view_version(v.ch, v.sh);
+	v.established = qa->have_sh;
+	v.resumed = qa->have_sh && qa->sh.is_resumption;
+	v.hello_retry_request = qa->have_sh && qa->sh.is_hello_retry_request;
+	v.cert_visible = false;
+	v.quic_version = bw_quic_version_name(bw_quic_version(&qa->q));
+	if (bw_quic_dcid_hex(&qa->q, dcid, sizeof(dcid)) > 0)
+		v.quic_dcid = dcid;
+	v.quic_retry = bw_quic_retry_seen(&qa->q);
+	meta_for(w, &s->key, s->client_dir, qa->last_ts, qa->last_packet, IPPROTO_UDP, pkt, &meta);
+	w->st.tls.quic++;
+	w->st.tls.client_hellos++;
+	if (qa->have_sh)
+		w->st.tls.server_hellos++;
+	emit_handshake(w, &v, NULL, &meta);
+}
+
+static void quic_packet(struct bw_worker *w, struct bw_udp_session *s, const struct bw_packet *p, int dir)
+{
+	struct quic_app *qa = s->app;
+	if (qa->done)
+		return;
+	qa->last_ts = p->ts;
+	qa->last_packet = w->cur_frame;
+	bw_quic_feed(w->quic, &qa->q, dir == s->client_dir, p->payload, p->payload_len, &w->an);
+	size_t n;
+	const uint8_t *m;
+	if (!qa->have_ch && (m = bw_quic_client_hello(&qa->q, &n)) != NULL && n >= 4) {
+		if (bw_tls_parse_client_hello(m + 4, n - 4, &qa->ch) == BW_OK || qa->ch.cipher_count)
+			qa->have_ch = true;
+	}
+	if (!qa->have_sh && (m = bw_quic_server_hello(&qa->q, &n)) != NULL && n >= 4) {
+		if (bw_tls_parse_server_hello(m + 4, n - 4, &qa->sh) == BW_OK || qa->sh.cipher)
+			qa->have_sh = true;
+	}
+	if (qa->have_ch && (qa->have_sh || bw_quic_conn_done(&qa->q)))
+		quic_emit(w, s, qa, p);
+	if (bw_quic_conn_done(&qa->q))
+		qa->done = true;
+}
+
+static void dtls_emit(struct bw_worker *w, struct bw_udp_session *s, struct dtls_app *da, const struct bw_packet *pkt)
+{
+	if (da->emitted || !da->tls.saw_client_hello)
+		return;
+	da->emitted = true;
+	struct bw_tls_view v;
+	struct bw_obs_meta meta;
+	view_from_conn(&da->tls, "dtls", &v);
+	meta_for(w, &s->key, s->client_dir, da->last_ts, da->last_packet, IPPROTO_UDP, pkt, &meta);
+	w->st.tls.dtls++;
+	w->st.tls.client_hellos++;
+	if (da->tls.saw_server_hello)
+		w->st.tls.server_hellos++;
+	emit_handshake(w, &v, da->tls.cert_visible ? &da->tls.server_certs : NULL, &meta);
+}
+
+static void dtls_packet(struct bw_worker *w, struct bw_udp_session *s, const struct bw_packet *p, int dir)
+{
+	struct dtls_app *da = s->app;
+	if (da->finished[dir])
+		return;
+	da->last_ts = p->ts;
+	da->last_packet = w->cur_frame;
+	int rc = bw_dtls_feed_datagram(&da->tls, dir == s->client_dir, p->payload, p->payload_len, &w->an);
+	if (rc != BW_OK)
+		da->finished[dir] = true;
+	int sdir = !s->client_dir;
+	if (bw_tls_conn_done(&da->tls) || (da->finished[sdir] && da->tls.saw_server_hello))
+		dtls_emit(w, s, da, p);
+}
+
+static void udp_on_close(void *ctx, struct bw_udp_session *s)
+{
+	struct bw_worker *w = ctx;
+	if (s->kind == UDP_KIND_QUIC) {
+		struct quic_app *qa = s->app;
+		quic_emit(w, s, qa, NULL);
+		bw_quic_conn_deinit(&qa->q);
+		free(qa);
+	} else if (s->kind == UDP_KIND_DTLS) {
+		struct dtls_app *da = s->app;
+		dtls_emit(w, s, da, NULL);
+		bw_tls_conn_deinit(&da->tls);
+		free(da);
+	}
+	s->app = NULL;
+}
+
+/* A DTLS record carrying a ClientHello (handshake type 1 after the 13-byte record header). */
+static bool dtls_client_hello(const uint8_t *p, size_t n)
+{
+	return n >= 25 && p[0] == 22 && bw_dtls_looks_like_dtls(p, n) && p[13] == 1;
+}
+
+void bw_worker_tls_udp(struct bw_worker *w, const struct bw_packet *p)
+{
+	struct bw_flow_key key;
+	int dir;
+	bw_udp_sessions_expire(w->udp, p->ts);
+	bw_flow_key_make(p, &key, &dir);
+	struct bw_udp_session *s = bw_udp_sessions_find(w->udp, &key, p->ts);
+	if (!s) {
+		/* A client Initial is padded to at least 1200 bytes (RFC 9000 14.1). */
+		bool quic = p->payload_len >= 1200 && bw_quic_looks_like_initial(p->payload, p->payload_len);
+		bool dtls = !quic && dtls_client_hello(p->payload, p->payload_len);
+		if (!quic && !dtls)
+			return;
+		void *app = quic ? calloc(1, sizeof(struct quic_app)) : calloc(1, sizeof(struct dtls_app));
+		if (!app)
+			return;
+		s = bw_udp_sessions_add(w->udp, &key, dir, p->ts);
+		s->app = app;
+		w->st.tls.udp_sessions++;
+		if (quic) {
+			s->kind = UDP_KIND_QUIC;
+			bw_quic_conn_init(&((struct quic_app *)app)->q);
+		} else {
+			s->kind = UDP_KIND_DTLS;
+			bw_tls_conn_init(&((struct dtls_app *)app)->tls, &w->cfg.tls);
+		}
+	}
+	if (s->kind == UDP_KIND_QUIC)
+		quic_packet(w, s, p, dir);
+	else
+		dtls_packet(w, s, p, dir);
+}
+
+/* ---- lifecycle ---- */
+
+int bw_worker_tls_init(struct bw_worker *w)
+{
+	struct bw_certcache_config cc = { .max_entries = w->cfg.cert_cache_entries };
+	w->certs = bw_certcache_new(&cc, &w->an);
+	w->quic = bw_quic_decoder_new();
+	w->udp = bw_udp_sessions_new(w->cfg.udp_max_sessions ? w->cfg.udp_max_sessions : 4096,
+				     w->cfg.udp_idle_timeout ? w->cfg.udp_idle_timeout : 60 * BW_NSEC_PER_SEC,
+				     udp_on_close, w);
+	return w->certs && w->quic && w->udp ? BW_OK : BW_ENOMEM;
+}
+
+void bw_worker_tls_finish(struct bw_worker *w)
+{
+	if (w->udp)
+		bw_udp_sessions_flush(w->udp);
+}
+
+void bw_worker_tls_deinit(struct bw_worker *w)
+{
+	bw_udp_sessions_free(w->udp);
+	w->udp = NULL;
+	bw_quic_decoder_free(w->quic);
+	w->quic = NULL;
+	bw_certcache_free(w->certs);
+	w->certs = NULL;
+}
+
+void bw_worker_tls_stats(const struct bw_worker *w, struct bw_tls_stats *st)
+{
+	struct bw_certcache_stats cs;
+	bw_certcache_stats(w->certs, &cs);
+	st->cert_cache_hits = cs.hits;
+	st->cert_cache_evictions = cs.evictions;
+	const struct bw_udp_sessions_stats *us = bw_udp_sessions_stats(w->udp);
+	st->udp_sessions_evicted = us->evicted;
+}

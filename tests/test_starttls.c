@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test_starttls.c: finding where TLS starts after a STARTTLS upgrade, for
+ * SMTP (also on a real capture, pipelined), IMAP, POP3, FTP and LDAP; fed
+ * whole and one byte at a time; refusals; the bounds that make it give up.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "../parsers/starttls.h"
+#include "../parsers/tls.h"
+
+/* A minimal TLS ClientHello / ServerHello record start (enough to be recognised). */
+static const uint8_t tls_ch[] = {0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03, 0xaa, 0xbb};
+static const uint8_t tls_sh[] = {0x16, 0x03, 0x03, 0x00, 0x40, 0x02, 0x00, 0x00, 0x3c, 0x03, 0x03, 0xaa, 0xbb};
+
+/* Emulates the tcp_stream: keeps unconsumed bytes, re-offers them with more. */
+struct side {
+	uint8_t buf[8192];
+	size_t n;
+	uint64_t total;  /* bytes delivered so far */
+	int status;      /* last status */
+	int64_t tls_at;  /* offset in the direction where TLS started, -1 */
+	uint8_t tls[64]; /* first TLS bytes seen */
+	size_t tls_n;
+};
+
+static void push(struct bw_starttls *s, struct side *d, bool fc, const uint8_t *p, size_t n)
+{
+	if (d->status == BW_STARTTLS_GIVE_UP)
+		return;
+	if (d->tls_at >= 0) {
+		size_t k = BW_MIN(n, sizeof(d->tls) - d->tls_n);
+		memcpy(d->tls + d->tls_n, p, k);
+		d->tls_n += k;
+		return;
+	}
+	memcpy(d->buf + d->n, p, n);
+	d->n += n;
+	size_t used = 0;
+	d->status = bw_starttls_feed(s, fc, d->buf, d->n, &used);
+	assert_true(used <= d->n);
+	if (d->status == BW_STARTTLS_TLS) {
+		d->tls_at = (int64_t)(d->total + used);
+		assert_int_equal((uint64_t)d->tls_at, s->dir[fc].tls_offset);
+		size_t k = BW_MIN(d->n - used, sizeof(d->tls));
+		memcpy(d->tls, d->buf + used, k);
+		d->tls_n = k;
+		d->n = 0;
+		return;
+	}
+	memmove(d->buf, d->buf + used, d->n - used);
+	d->n -= used;
+	d->total += used;
+}
+
+struct step {
+	bool fc;
+	const uint8_t *p;
+	size_t n;
+};
+
+#define S(fc, str) {fc, (const uint8_t *)(str), sizeof(str) - 1}
+#define B(fc, arr) {fc, arr, sizeof(arr)}
+
+/* Run a dialogue, each step whole (bytewise=false) or byte by byte. */
+static void run(enum bw_starttls_proto proto, const struct step *steps, size_t n, bool bytewise, struct side sides[2],
+		struct bw_starttls *s)
+{
+	bw_starttls_init(s, proto);
+	memset(sides, 0, 2 * sizeof(*sides));
+	sides[0].tls_at = sides[1].tls_at = -1;
+	for (size_t i = 0; i < n; i++) {
+		struct side *d = &sides[steps[i].fc];
+		if (!bytewise) {
+			push(s, d, steps[i].fc, steps[i].p, steps[i].n);
+			continue;
+		}
+		for (size_t j = 0; j < steps[i].n; j++)
+			push(s, d, steps[i].fc, steps[i].p + j, 1);
+	}
+}
+
+static size_t plain_len(const struct step *steps, size_t n, bool fc, size_t upto)
+{
+	size_t t = 0;
+	for (size_t i = 0; i < n && i < upto; i++)
+		if (steps[i].fc == fc)
+			t += steps[i].n;
+	return t;
+}
+
+static void test_smtp(void **st)
+{
+	(void)st;
+	const struct step steps[] = {
+		S(false, "220 mx.example ESMTP\r\n"),
+		S(true, "EHLO client.example\r\n"),
+		S(false, "250-mx.example\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n"),
+		S(true, "STARTTLS\r\n"),
+		S(false, "220 2.0.0 Ready to start TLS\r\n"),
+		B(true, tls_ch),
+		B(false, tls_sh),
+	};
+	for (int bw = 0; bw < 2; bw++) {
+		struct bw_starttls s;
+		struct side sd[2];
+		run(BW_STARTTLS_SMTP, steps, BW_ARRAY_SIZE(steps), bw, sd, &s);
+		assert_int_equal(sd[1].tls_at, (int64_t)plain_len(steps, 7, true, 5));
+		assert_int_equal(sd[0].tls_at, (int64_t)plain_len(steps, 7, false, 5));
+		assert_int_equal(sd[1].tls_n, sizeof(tls_ch));
+		assert_memory_equal(sd[1].tls, tls_ch, sizeof(tls_ch));
+		assert_memory_equal(sd[0].tls, tls_sh, sizeof(tls_sh));
+		assert_true(bw_starttls_tls_started(&s, true) && bw_starttls_tls_started(&s, false));
+	}
+}
+
+static void test_smtp_pipelined_and_refused(void **st)
+{
+	(void)st;
+	/* EHLO and STARTTLS in one segment: the 250 reply is to EHLO, not STARTTLS. */
+	const struct step pipe[] = {
+		S(false, "220 mx ESMTP\r\n"),
+		S(true, "EHLO c\r\nSTARTTLS\r\n"),
+		S(false, "250-mx\r\n250 STARTTLS\r\n"),
+		S(false, "220 go ahead\r\n"),
+		B(false, tls_sh),
+	};
+	struct bw_starttls s;
+	struct side sd[2];
+	run(BW_STARTTLS_SMTP, pipe, BW_ARRAY_SIZE(pipe), false, sd, &s);
+	assert_int_equal(sd[0].tls_at, (int64_t)plain_len(pipe, 5, false, 4));
+
+	/* 454: no TLS; the client goes on in plaintext. */
+	const struct step refused[] = {
+		S(false, "220 mx ESMTP\r\n"),
+		S(true, "EHLO c\r\n"),
+		S(false, "250 mx\r\n"),
+		S(true, "STARTTLS\r\n"),
+		S(false, "454 4.7.0 TLS not available\r\n"),
+		S(true, "MAIL FROM:<a@b>\r\n"),
+		S(false, "250 ok\r\n"),
+	};
+	run(BW_STARTTLS_SMTP, refused, BW_ARRAY_SIZE(refused), false, sd, &s);
+	assert_int_equal(sd[0].tls_at, -1);
+	assert_int_equal(sd[1].tls_at, -1);
+	assert_int_equal(sd[1].status, BW_STARTTLS_MORE);
+	assert_false(s.requested || s.accepted);
+}
+/* ndpi-smtp-starttls.pcap flow 1 (ntop/nDPI tests): plaintext dialogue and the first TLS records */
+static const uint8_t smtp_client[242] = {
+	0x45, 0x48, 0x4c, 0x4f, 0x20, 0x5b, 0x49, 0x50, 0x76, 0x36, 0x3a, 0x32, 0x30, 0x30, 0x33, 0x3a,
+	0x64, 0x65, 0x3a, 0x32, 0x30, 0x31, 0x36, 0x3a, 0x31, 0x32, 0x35, 0x3a, 0x66, 0x63, 0x33, 0x36,
+	0x3a, 0x38, 0x33, 0x31, 0x37, 0x3a, 0x34, 0x65, 0x38, 0x36, 0x3a, 0x63, 0x62, 0x37, 0x32, 0x5d,
+	0x0d, 0x0a, 0x53, 0x54, 0x41, 0x52, 0x54, 0x54, 0x4c, 0x53, 0x0d, 0x0a, 0x16, 0x03, 0x01, 0x00,
+	0xb1, 0x01, 0x00, 0x00, 0xad, 0x03, 0x03, 0x51, 0x2c, 0xed, 0x44, 0x10, 0x54, 0xd9, 0xfb, 0xa9,
+	0xf6, 0xdf, 0xbf, 0x82, 0xca, 0xea, 0xf4, 0x61, 0x18, 0x3d, 0x0f, 0x24, 0x53, 0xd0, 0x63, 0xef,
+	0x1c, 0x96, 0xd4, 0x4c, 0x1d, 0xb2, 0x33, 0x00, 0x00, 0x1e, 0xc0, 0x2b, 0xc0, 0x2f, 0xcc, 0xa9,
+	0xcc, 0xa8, 0xc0, 0x2c, 0xc0, 0x30, 0xc0, 0x0a, 0xc0, 0x09, 0xc0, 0x13, 0xc0, 0x14, 0x00, 0x33,
+	0x00, 0x39, 0x00, 0x2f, 0x00, 0x35, 0x00, 0x0a, 0x01, 0x00, 0x00, 0x66, 0x00, 0x00, 0x00, 0x18,
+	0x00, 0x16, 0x00, 0x00, 0x13, 0x64, 0x6f, 0x76, 0x65, 0x63, 0x6f, 0x74, 0x2e, 0x77, 0x65, 0x62,
+	0x65, 0x72, 0x6c, 0x61, 0x62, 0x2e, 0x64, 0x65, 0x00, 0x17, 0x00, 0x00, 0xff, 0x01, 0x00, 0x01,
+	0x00, 0x00, 0x0a, 0x00, 0x0a, 0x00, 0x08, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18, 0x00, 0x19, 0x00,
+	0x0b, 0x00, 0x02, 0x01, 0x00, 0x00, 0x23, 0x00, 0x00, 0x00, 0x05, 0x00, 0x05, 0x01, 0x00, 0x00,
+	0x00, 0x00, 0xff, 0x03, 0x00, 0x00, 0x00, 0x0d, 0x00, 0x18, 0x00, 0x16, 0x04, 0x03, 0x05, 0x03,
+	0x06, 0x03, 0x08, 0x04, 0x08, 0x05, 0x08, 0x06, 0x04, 0x01, 0x05, 0x01, 0x06, 0x01, 0x02, 0x03,
+	0x02, 0x01,
+};
+static const uint8_t smtp_server[306] = {
+	0x32, 0x32, 0x30, 0x20, 0x6a, 0x77, 0x2d, 0x76, 0x6d, 0x30, 0x38, 0x2d, 0x69, 0x6e, 0x74, 0x2d,
+	0x64, 0x6e, 0x73, 0x2e, 0x77, 0x65, 0x62, 0x65, 0x72, 0x6e, 0x65, 0x74, 0x7a, 0x2e, 0x6e, 0x65,
+	0x74, 0x20, 0x45, 0x53, 0x4d, 0x54, 0x50, 0x20, 0x50, 0x6f, 0x73, 0x74, 0x66, 0x69, 0x78, 0x20,
+	0x28, 0x55, 0x62, 0x75, 0x6e, 0x74, 0x75, 0x29, 0x0d, 0x0a, 0x32, 0x35, 0x30, 0x2d, 0x6a, 0x77,
+	0x2d, 0x76, 0x6d, 0x30, 0x38, 0x2d, 0x69, 0x6e, 0x74, 0x2d, 0x64, 0x6e, 0x73, 0x2e, 0x77, 0x65,
+	0x62, 0x65, 0x72, 0x6e, 0x65, 0x74, 0x7a, 0x2e, 0x6e, 0x65, 0x74, 0x0d, 0x0a, 0x32, 0x35, 0x30,
+	0x2d, 0x50, 0x49, 0x50, 0x45, 0x4c, 0x49, 0x4e, 0x49, 0x4e, 0x47, 0x0d, 0x0a, 0x32, 0x35, 0x30,
+	0x2d, 0x53, 0x49, 0x5a, 0x45, 0x20, 0x31, 0x30, 0x32, 0x34, 0x30, 0x30, 0x30, 0x30, 0x0d, 0x0a,
+	0x32, 0x35, 0x30, 0x2d, 0x56, 0x52, 0x46, 0x59, 0x0d, 0x0a, 0x32, 0x35, 0x30, 0x2d, 0x45, 0x54,
+	0x52, 0x4e, 0x0d, 0x0a, 0x32, 0x35, 0x30, 0x2d, 0x53, 0x54, 0x41, 0x52, 0x54, 0x54, 0x4c, 0x53,
+	0x0d, 0x0a, 0x32, 0x35, 0x30, 0x2d, 0x45, 0x4e, 0x48, 0x41, 0x4e, 0x43, 0x45, 0x44, 0x53, 0x54,
+	0x41, 0x54, 0x55, 0x53, 0x43, 0x4f, 0x44, 0x45, 0x53, 0x0d, 0x0a, 0x32, 0x35, 0x30, 0x2d, 0x38,
+	0x42, 0x49, 0x54, 0x4d, 0x49, 0x4d, 0x45, 0x0d, 0x0a, 0x32, 0x35, 0x30, 0x20, 0x44, 0x53, 0x4e,
+	0x0d, 0x0a, 0x32, 0x32, 0x30, 0x20, 0x32, 0x2e, 0x30, 0x2e, 0x30, 0x20, 0x52, 0x65, 0x61, 0x64,
+	0x79, 0x20, 0x74, 0x6f, 0x20, 0x73, 0x74, 0x61, 0x72, 0x74, 0x20, 0x54, 0x4c, 0x53, 0x0d, 0x0a,
+	0x16, 0x03, 0x03, 0x00, 0x3d, 0x02, 0x00, 0x00, 0x39, 0x03, 0x03, 0xe3, 0x51, 0xb3, 0x05, 0x0b,
+	0x05, 0x5e, 0x22, 0xe9, 0xd0, 0xfd, 0x10, 0x93, 0x94, 0x9f, 0xd2, 0xfc, 0x72, 0x5e, 0x78, 0x48,
+	0x70, 0x5b, 0x0c, 0x19, 0x29, 0x20, 0x2a, 0xcc, 0x79, 0x83, 0x71, 0x00, 0xc0, 0x2f, 0x00, 0x00,
+	0x11, 0xff, 0x01, 0x00, 0x01, 0x00, 0x00, 0x0b, 0x00, 0x04, 0x03, 0x00, 0x01, 0x02, 0x00, 0x23,
+	0x00, 0x00,
+};
+/* sv-ldap-starttls.pcap (OISF/suricata-verify): StartTLS request/response and the hellos */
+static const uint8_t ldap_client[148] = {
+	0x30, 0x1d, 0x02, 0x01, 0x01, 0x77, 0x18, 0x80, 0x16, 0x31, 0x2e, 0x33, 0x2e, 0x36, 0x2e, 0x31,
+	0x2e, 0x34, 0x2e, 0x31, 0x2e, 0x31, 0x34, 0x36, 0x36, 0x2e, 0x32, 0x30, 0x30, 0x33, 0x37, 0x16,
+	0x03, 0x00, 0x00, 0x70, 0x01, 0x00, 0x00, 0x6c, 0x03, 0x03, 0x54, 0xcc, 0x46, 0x82, 0xce, 0x9d,
+	0x6f, 0x67, 0x24, 0x1d, 0x2c, 0xf4, 0xe2, 0xef, 0x12, 0x70, 0x5c, 0x55, 0xab, 0x33, 0xf6, 0xf3,
+	0x0d, 0xe6, 0xae, 0x6f, 0x99, 0x78, 0xf3, 0x1c, 0xca, 0xcc, 0x00, 0x00, 0x30, 0x00, 0x33, 0x00,
+	0x67, 0x00, 0x45, 0x00, 0x39, 0x00, 0x6b, 0x00, 0x88, 0x00, 0x16, 0x00, 0x32, 0x00, 0x40, 0x00,
+	0x44, 0x00, 0x38, 0x00, 0x6a, 0x00, 0x87, 0x00, 0x13, 0x00, 0x66, 0x00, 0x2f, 0x00, 0x3c, 0x00,
+	0x41, 0x00, 0x35, 0x00, 0x3d, 0x00, 0x84, 0x00, 0x0a, 0x00, 0x05, 0x00, 0x04, 0x01, 0x00, 0x00,
+	0x13, 0xff, 0x01, 0x00, 0x01, 0x00, 0x00, 0x0d, 0x00, 0x0a, 0x00, 0x08, 0x04, 0x02, 0x04, 0x01,
+	0x02, 0x01, 0x02, 0x02,
+};
+static const uint8_t ldap_server[100] = {
+	0x30, 0x0c, 0x02, 0x01, 0x01, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00, 0x16, 0x03,
+	0x03, 0x00, 0x51, 0x02, 0x00, 0x00, 0x4d, 0x03, 0x03, 0x54, 0xcc, 0x46, 0x82, 0x6d, 0x01, 0x18,
+	0x14, 0x11, 0xb7, 0xe6, 0xd0, 0x42, 0x66, 0xde, 0xf2, 0xd8, 0xd3, 0xc9, 0x0b, 0x73, 0x0f, 0x79,
+	0xf5, 0xe9, 0x36, 0x47, 0x85, 0x92, 0x85, 0xc4, 0x3d, 0x20, 0x3b, 0xac, 0xce, 0x11, 0x20, 0x97,
+	0x29, 0x1b, 0xcc, 0xb0, 0xe5, 0x9d, 0x56, 0xf9, 0x23, 0x96, 0x27, 0x7a, 0x9a, 0xe4, 0xa1, 0xb5,
+	0x9a, 0x96, 0x10, 0xdb, 0x21, 0x1f, 0x87, 0x8b, 0xd0, 0xfd, 0x00, 0x2f, 0x00, 0x00, 0x05, 0xff,
+	0x01, 0x00, 0x01, 0x00,
+};
+
+static void test_smtp_real_capture(void **st)
+{
+	(void)st;
+	/* ndpi-smtp-starttls.pcap flow 1: 60 plaintext client bytes (pipelined
+	 * EHLO + STARTTLS) and 240 server bytes, then the TLS hellos. */
+	for (int bw = 0; bw < 2; bw++) {
+		const struct step steps[] = {
+			{false, smtp_server, 240 - 30}, /* greeting + EHLO reply */
+			{true, smtp_client, sizeof(smtp_client)},
+			{false, smtp_server + 210, sizeof(smtp_server) - 210},
+		};
+		struct bw_starttls s;
+		struct side sd[2];
+		run(BW_STARTTLS_SMTP, steps, BW_ARRAY_SIZE(steps), bw, sd, &s);
+		assert_int_equal(sd[1].tls_at, 60);
+		assert_int_equal(sd[0].tls_at, 240);
+		/* and the TLS parser takes it from there */
+		struct bw_tls_conn c;
+		bw_tls_conn_init(&c, NULL);
+		size_t need;
+		int rc = bw_tls_conn_feed(&c, true, smtp_client + 60, sizeof(smtp_client) - 60, &need, NULL);
+		assert_int_equal(rc, (int)sizeof(smtp_client) - 60);
+		rc = bw_tls_conn_feed(&c, false, smtp_server + 240, sizeof(smtp_server) - 240, &need, NULL);
+		assert_true(rc >= 0);
+		assert_true(c.saw_client_hello && c.saw_server_hello);
+		assert_string_equal(c.ch.sni, "dovecot.weberlab.de");
+		assert_int_equal(c.version, 0x0303);
+		bw_tls_conn_deinit(&c);
+	}
+}
+
+static void test_imap_pop3_ftp(void **st)
+{
+	(void)st;
+	const struct step imap[] = {
+		S(false, "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n"),
+		S(true, "a1 CAPABILITY\r\n"),
+		S(false, "* CAPABILITY IMAP4rev1 STARTTLS\r\na1 OK done\r\n"),
+		S(true, "a2 STARTTLS\r\n"),
+		S(false, "a1 OK stale\r\n* OK noise\r\na2 OK Begin TLS negotiation now\r\n"),
+		B(true, tls_ch),
+		B(false, tls_sh),
+	};
+	const struct step pop3[] = {
+		S(false, "+OK POP3 ready\r\n"),
+		S(true, "CAPA\r\n"),
+		S(false, "+OK\r\nSTLS\r\nUSER\r\n.\r\n"),
+		S(true, "STLS\r\n"),
+		S(false, "+OK Begin TLS\r\n"),
+		B(true, tls_ch),
+		B(false, tls_sh),
+	};
+	const struct step ftp[] = {
+		S(false, "220-Welcome\r\n220 ready\r\n"),
+		S(true, "AUTH TLS\r\n"),
+		S(false, "234 AUTH TLS successful\r\n"),
+		B(true, tls_ch),
+		B(false, tls_sh),
+	};
+	const struct {
+		enum bw_starttls_proto p;
+		const struct step *s;
+		size_t n, upto;
+	} cases[] = {
+		{BW_STARTTLS_IMAP, imap, BW_ARRAY_SIZE(imap), 5},
+		{BW_STARTTLS_POP3, pop3, BW_ARRAY_SIZE(pop3), 5},
+		{BW_STARTTLS_FTP, ftp, BW_ARRAY_SIZE(ftp), 3},
+	};
+	for (size_t i = 0; i < BW_ARRAY_SIZE(cases); i++) {
+		for (int bw = 0; bw < 2; bw++) {
+			struct bw_starttls s;
+			struct side sd[2];
+			run(cases[i].p, cases[i].s, cases[i].n, bw, sd, &s);
+			assert_int_equal(sd[1].tls_at, (int64_t)plain_len(cases[i].s, cases[i].n, true, cases[i].upto));
+			assert_int_equal(sd[0].tls_at, (int64_t)plain_len(cases[i].s, cases[i].n, false, cases[i].upto));
+			assert_memory_equal(sd[0].tls, tls_sh, sizeof(tls_sh));
+		}
+	}
+	/* IMAP: the wrong tag's OK does not count; a NO refuses. */
+	const struct step imap_no[] = {
+		S(true, "x STARTTLS\r\n"),
+		S(false, "y OK hmm\r\nx NO not now\r\n* BYE\r\n"),
+	};
+	struct bw_starttls s;
+	struct side sd[2];
+	run(BW_STARTTLS_IMAP, imap_no, 2, false, sd, &s);
+	assert_int_equal(sd[0].tls_at, -1);
+	assert_false(s.requested);
+	assert_int_equal(bw_starttls_proto_for_port(587), BW_STARTTLS_SMTP);
+	assert_int_equal(bw_starttls_proto_for_port(389), BW_STARTTLS_LDAP);
+	assert_int_equal(bw_starttls_proto_for_port(443), BW_STARTTLS_NONE);
+	assert_string_equal(bw_starttls_proto_name(BW_STARTTLS_FTP), "ftp");
+}
+
+static void test_ldap(void **st)
+{
+	(void)st;
+	for (int bw = 0; bw < 2; bw++) {
+		const struct step steps[] = {
+			{true, ldap_client, sizeof(ldap_client)},
+			{false, ldap_server, sizeof(ldap_server)},
+		};
+		struct bw_starttls s;
+		struct side sd[2];
+		/* the client's hello goes after the server's answer, as captured */
+		bw_starttls_init(&s, BW_STARTTLS_LDAP);
+		run(BW_STARTTLS_LDAP, steps, 2, bw, sd, &s);
+		assert_int_equal(sd[1].tls_at, 31);
+		assert_int_equal(sd[0].tls_at, 14);
+		assert_int_equal(sd[1].tls[0], 0x16);
+		assert_int_equal(sd[0].tls[0], 0x16);
+	}
+	/* resultCode != 0: no TLS */
+	uint8_t req[31], resp[14];
+	memcpy(req, ldap_client, 31);
+	memcpy(resp, ldap_server, 14);
+	resp[9] = 2; /* protocolError */
+	const struct step refused[] = {B(true, req), B(false, resp)};
+	struct bw_starttls s;
+	struct side sd[2];
+	run(BW_STARTTLS_LDAP, refused, 2, false, sd, &s);
+	assert_int_equal(sd[0].tls_at, -1);
+	/* not BER: give up */
+	const struct step junk[] = {S(true, "GET / HTTP/1.0\r\n")};
+	run(BW_STARTTLS_LDAP, junk, 1, false, sd, &s);
+	assert_int_equal(sd[1].status, BW_STARTTLS_GIVE_UP);
+}
+
+static void test_give_up_and_implicit(void **st)
+{
+	(void)st;
+	static uint8_t longline[BW_STARTTLS_MAX_LINE + 10];
+	memset(longline, 'a', sizeof(longline));
+	const struct step lng[] = {{false, longline, sizeof(longline)}};
+	struct bw_starttls s;
+	struct side sd[2];
+	run(BW_STARTTLS_SMTP, lng, 1, false, sd, &s);
+	assert_int_equal(sd[0].status, BW_STARTTLS_GIVE_UP);
+	assert_int_equal(bw_starttls_feed(&s, true, (const uint8_t *)"EHLO x\r\n", 8, NULL), BW_STARTTLS_GIVE_UP);
+
+	const struct step bin[] = {S(false, "220 hi\r\n"), S(true, "\x01\x02\x03\x04\x05\x06")};
+	run(BW_STARTTLS_SMTP, bin, 2, false, sd, &s);
+	assert_int_equal(sd[1].status, BW_STARTTLS_GIVE_UP);
+
+	struct step many[BW_STARTTLS_MAX_LINES + 1];
+	for (size_t i = 0; i < BW_ARRAY_SIZE(many); i++)
+		many[i] = (struct step)S(true, "NOOP\r\n");
+	run(BW_STARTTLS_SMTP, many, BW_ARRAY_SIZE(many), false, sd, &s);
+	assert_int_equal(sd[1].status, BW_STARTTLS_GIVE_UP);
+
+	/* TLS straight away on a STARTTLS port */
+	const struct step imp[] = {B(true, tls_ch), B(false, tls_sh)};
+	run(BW_STARTTLS_SMTP, imp, 2, true, sd, &s);
+	assert_int_equal(sd[1].tls_at, 0);
+	assert_int_equal(sd[0].tls_at, 0);
+	assert_memory_equal(sd[0].tls, tls_sh, sizeof(tls_sh));
+
+	/* no protocol: nothing to do */
+	bw_starttls_init(&s, BW_STARTTLS_NONE);
+	assert_int_equal(bw_starttls_feed(&s, true, tls_ch, sizeof(tls_ch), NULL), BW_STARTTLS_GIVE_UP);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_smtp),
+		cmocka_unit_test(test_smtp_pipelined_and_refused),
+		cmocka_unit_test(test_smtp_real_capture),
+		cmocka_unit_test(test_imap_pop3_ftp),
+		cmocka_unit_test(test_ldap),
+		cmocka_unit_test(test_give_up_and_implicit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
