@@ -27,6 +27,7 @@ enum bw_event_type {
 
 struct bw_event {
 	enum bw_event_type type;
+	uint16_t producer;   /* worker that made it (0 in single-worker runs) */
 	bw_time_t ts;        /* packet time the event is about */
 	const char *json;    /* one JSON object, no newline; borrowed for the call */
 	size_t json_len;
@@ -52,6 +53,12 @@ struct bw_output {
 	unsigned n;
 	uint64_t events[5]; /* per type bit index: dns, tls, x509, alert, stats */
 };
+
+/*
+ * bw_output_emit() is called from one thread only (the main thread, or the
+ * output thread that drains the workers' event rings); a sink must not block
+ * it (network sinks queue and send from their own thread).
+ */
 
 /* Takes ownership of s. */
 int bw_output_add(struct bw_output *o, struct bw_sink *s);

@@ -40,8 +40,13 @@ void bw_worker_emit(struct bw_worker *w, enum bw_event_type t, bw_time_t ts)
 		w->st.events_dropped++;
 		return;
 	}
-	struct bw_event ev = { .type = t, .ts = ts, .json = w->json.buf, .json_len = w->json.len };
-	bw_output_emit(w->out, &ev);
+	struct bw_event ev = {
+		.type = t, .producer = (uint16_t)w->cfg.worker_id, .ts = ts, .json = w->json.buf, .json_len = w->json.len,
+	};
+	if (w->cfg.emit)
+		w->cfg.emit(w->cfg.emit_ctx, &ev);
+	else
+		bw_output_emit(w->out, &ev);
 }
 
 static void emit_dns(struct bw_worker *w, const struct bw_obs_meta *meta)

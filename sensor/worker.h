@@ -29,6 +29,16 @@ struct bw_worker_config {
 	struct bw_decode_config decode;
 	struct bw_tcp_config tcp;
 	struct bw_tls_config tls;
+	/*
+	 * Where events go. NULL: straight to the struct bw_output given to
+	 * bw_worker_new (single-threaded runs). Otherwise called for every
+	 * event from the worker's own thread; ev and its JSON are valid only
+	 * during the call (copy them, e.g. into an SPSC ring to the output
+	 * thread). Never blocks the worker: drop and count instead.
+	 */
+	void (*emit)(void *emit_ctx, const struct bw_event *ev);
+	void *emit_ctx;
+	unsigned worker_id;            /* 0..N-1, stamped on events as the producer */
 };
 
 /* Defaults: DNS on 53 and 5353, decoder and TCP defaults. */
