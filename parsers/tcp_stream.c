@@ -866,6 +866,12 @@ static int flow_segment(struct bw_tcp_table *t, struct bw_tcp_flow *f, int d, co
 		if (!(s->flags & DF_SYN)) {
 			s->flags |= DF_SYN;
 			s->isn = p->seq;
+		} else if (s->isn != p->seq && s->next_off == 0 && !s->ooo && s->buf_len == 0) {
+			/* Another SYN(-ACK) with a new ISN before any data (a server
+			 * answering retransmitted SYNs with fresh SYN-ACKs): the peer
+			 * acknowledges the last one, so the stream starts there. */
+			s->isn = p->seq;
+			dir_start(s, p->seq + 1);
 		}
 		if (!(s->flags & DF_SEQ))
 			dir_start(s, p->seq + 1);

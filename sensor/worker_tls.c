@@ -35,7 +35,7 @@ struct chain_refs {
 };
 
 static void meta_for(struct bw_worker *w, const struct bw_flow_key *k, int client_dir, bw_time_t ts,
-		     uint64_t packet, uint8_t transport, const struct bw_packet *pkt, struct bw_obs_meta *m)
+		     uint64_t packet, const char *file, uint8_t transport, const struct bw_packet *pkt, struct bw_obs_meta *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->src = client_dir == 0 ? k->lo : k->hi;
@@ -44,7 +44,7 @@ static void meta_for(struct bw_worker *w, const struct bw_flow_key *k, int clien
 	m->dport = client_dir == 0 ? k->hi_port : k->lo_port;
 	m->transport = transport;
 	m->ts = ts;
-	m->file = w->cur_file;
+	m->file = file ? file : w->cur_file; /* the file of that packet, not the one being read */
 	m->packet = packet;
 	m->pkt = pkt;
 }
@@ -97,6 +97,7 @@ static void chain_verify(struct bw_worker *w, struct chain_refs *r, const char *
 		o.clock = BW_X509_CLOCK_NOW;
 	}
 	o.name = sni;
+	o.strict_order = true; /* a misordered chain is reported, as the issue asks */
 	memset(v, 0, sizeof(*v));
 	if (r->bad_der || r->n_x != r->n) {
 		/* A presented certificate does not parse: the chain cannot be judged. */
@@ -137,7 +138,20 @@ static void emit_handshake(struct bw_worker *w, struct bw_tls_view *v, const str
 	const char *sni = v->ch && v->ch->has_sni && v->ch->sni_valid ? v->ch->sni : NULL;
 
 	memset(&r, 0, sizeof(r));
-	if (chain && chain->present && chain->count > 0) {
+	if (chain && chain->present && chain->count == 0) {
+		/* A Certificate message with no certificate in it (or cut by the cap). */
+		v->chain_truncated = chain->truncated;
+		memset(&verdict, 0, sizeof(verdict));
+		verdict.chain = chain->truncated ? BW_X509_OTHER : BW_X509_NO_CERT;
+		verdict.chain_depth = -1;
+		snprintf(verdict.detail, sizeof(verdict.detail), "%s",
+			 chain->truncated ? "other: certificate message cut by the handshake size cap" : "no_certificate");
+		verdict.clock = w->cfg.judge_now ? BW_X509_CLOCK_NOW : BW_X509_CLOCK_CAPTURE;
+		verdict.time = meta->ts;
+		v->verdict = &verdict;
+		w->st.tls.chains_validated++;
+		w->st.tls.chains_failed++;
+	} else if (chain && chain->present && chain->count > 0) {
 		chain_acquire(w, chain, sni, meta, &r);
 		v->n_certs = r.n;
 		v->certs = r.info;
@@ -185,26 +199,32 @@ struct tls_flow {
 	struct bw_tls_conn *tls;      /* allocated when TLS bytes are seen */
 	bw_time_t last_ts;
 	uint64_t last_packet;
+	const char *last_file;
 };
 
 static void tls_flow_emit(struct bw_worker *w, struct tls_flow *tf, struct bw_tcp_flow *f, const struct bw_packet *pkt)
 {
-	if (tf->emitted || !tf->tls || !tf->tls->saw_client_hello)
+	/* A server side seen without its ClientHello (captured late, or lost)
+	 * still tells which certificate answered: report it. */
+	if (tf->emitted || !tf->tls || !(tf->tls->saw_client_hello || tf->tls->saw_server_hello))
 		return;
 	tf->emitted = true;
 	struct bw_tls_view v;
 	struct bw_obs_meta meta;
 	view_from_conn(tf->tls, "tls", &v);
-	if (tf->use_starttls)
+	/* Only an upgrade after a plaintext dialogue is STARTTLS; TLS from the
+	 * first byte on a mail port is implicit TLS. */
+	if (tf->use_starttls && (tf->st.dir[0].tls_offset > 0 || tf->st.dir[1].tls_offset > 0))
 		v.starttls = bw_starttls_proto_name(tf->st.proto);
 	int cdir = tf->client_dir >= 0 ? tf->client_dir : bw_tcp_flow_client_dir(f);
-	meta_for(w, bw_tcp_flow_key(f), cdir, tf->last_ts, tf->last_packet, IPPROTO_TCP, pkt, &meta);
+	meta_for(w, bw_tcp_flow_key(f), cdir, tf->last_ts, tf->last_packet, tf->last_file, IPPROTO_TCP, pkt, &meta);
 	w->st.tls.tcp++;
 	if (v.starttls)
 		w->st.tls.starttls++;
 	if (tf->tls->saw_server_hello)
 		w->st.tls.server_hellos++;
-	w->st.tls.client_hellos++;
+	if (tf->tls->saw_client_hello)
+		w->st.tls.client_hellos++;
 	emit_handshake(w, &v, tf->tls->cert_visible ? &tf->tls->server_certs : NULL, &meta);
 }
 
@@ -230,6 +250,7 @@ static int tls_on_data(void *app, struct bw_tcp_flow *f, int dir, const uint8_t 
 		return BW_ENOTSUP;
 	tf->last_ts = pkt ? pkt->ts : w->cur_ts;
 	tf->last_packet = w->cur_frame;
+	tf->last_file = w->cur_file;
 
 	if (tf->use_starttls && !bw_starttls_tls_started(&tf->st, dir == tf->client_dir)) {
 		size_t used = 0;
@@ -339,6 +360,7 @@ struct quic_app {
 	bool have_ch, have_sh, emitted, done;
 	bw_time_t last_ts;
 	uint64_t last_packet;
+	const char *last_file;
 };
 
 struct dtls_app {
@@ -346,6 +368,7 @@ struct dtls_app {
 	bool emitted, finished[2];
 	bw_time_t last_ts;
 	uint64_t last_packet;
+	const char *last_file;
 };
 
 static void quic_emit(struct bw_worker *w, struct bw_udp_session *s, struct quic_app *qa, const struct bw_packet *pkt)
@@ -369,7 +392,7 @@ static void quic_emit(struct bw_worker *w, struct bw_udp_session *s, struct quic
 	if (bw_quic_dcid_hex(&qa->q, dcid, sizeof(dcid)) > 0)
 		v.quic_dcid = dcid;
 	v.quic_retry = bw_quic_retry_seen(&qa->q);
-	meta_for(w, &s->key, s->client_dir, qa->last_ts, qa->last_packet, IPPROTO_UDP, pkt, &meta);
+	meta_for(w, &s->key, s->client_dir, qa->last_ts, qa->last_packet, qa->last_file, IPPROTO_UDP, pkt, &meta);
 	w->st.tls.quic++;
 	w->st.tls.client_hellos++;
 	if (qa->have_sh)
@@ -384,6 +407,7 @@ static void quic_packet(struct bw_worker *w, struct bw_udp_session *s, const str
 		return;
 	qa->last_ts = p->ts;
 	qa->last_packet = w->cur_frame;
+	qa->last_file = w->cur_file;
 	bw_quic_feed(w->quic, &qa->q, dir == s->client_dir, p->payload, p->payload_len, &w->an);
 	size_t n;
 	const uint8_t *m;
@@ -409,7 +433,7 @@ static void dtls_emit(struct bw_worker *w, struct bw_udp_session *s, struct dtls
 	struct bw_tls_view v;
 	struct bw_obs_meta meta;
 	view_from_conn(&da->tls, "dtls", &v);
-	meta_for(w, &s->key, s->client_dir, da->last_ts, da->last_packet, IPPROTO_UDP, pkt, &meta);
+	meta_for(w, &s->key, s->client_dir, da->last_ts, da->last_packet, da->last_file, IPPROTO_UDP, pkt, &meta);
 	w->st.tls.dtls++;
 	w->st.tls.client_hellos++;
 	if (da->tls.saw_server_hello)
@@ -424,6 +448,7 @@ static void dtls_packet(struct bw_worker *w, struct bw_udp_session *s, const str
 		return;
 	da->last_ts = p->ts;
 	da->last_packet = w->cur_frame;
+	da->last_file = w->cur_file;
 	int rc = bw_dtls_feed_datagram(&da->tls, dir == s->client_dir, p->payload, p->payload_len, &w->an);
 	if (rc != BW_OK)
 		da->finished[dir] = true;

@@ -88,6 +88,11 @@ suite_golden() {
 	TAIL=25 run_counted golden python3 tests/golden/check.py --bindwatch "$B/bindwatch"
 }
 
+suite_tls() {
+	echo "== TLS: certificate validation outcomes on generated captures, and determinism"
+	TAIL=25 run_counted tls bash tests/tls/run.sh "$B/bindwatch"
+}
+
 suite_conformance() {
 	echo "== conformance against Zeek/Suricata/Arkime/nDPI/dnscap answers"
 	TAIL=25 run_counted conformance python3 tests/conformance/run.py --bindwatch "$B/bindwatch" \
@@ -120,6 +125,7 @@ all)
 	suite_tools
 	[ -f tests/cli/run.sh ] && suite_cli
 	[ -f tests/golden/check.py ] && suite_golden
+	[ -f tests/tls/run.sh ] && suite_tls
 	[ -f tests/conformance/run.py ] && suite_conformance
 	suite_fuzz
 	;;

@@ -18,6 +18,19 @@ pcapgen.scenario.canon_data). Then every record bindwatch reported at
 those frames that no truth row claimed, and every response event with
 records at a frame the truth does not mention, is a failure too.
 
+TLS captures (tests/golden/tls-*.tsv, columns pcapgen.scenarios_tls.
+TLS_TRUTH_COLUMNS) have one row per handshake, found by its client and
+server endpoints: the connection must give exactly one bindwatch.tls event
+(none when event is "no"; none or one when "any", a malformed handshake),
+at a packet inside the connection's frames, and each column that is not "*"
+must equal what the event says ("-" = absent): protocol, SNI, version name
+(and the ECS tls.version / version_protocol that go with it), cipher, ALPN
+offered and selected, JA3 and its string, JA3S, JA4, cert_visible, the
+SHA-256 of each chain element in order, validation status (bindwatch runs
+without --ca-file), HelloRetryRequest, STARTTLS. Any other TLS event is a
+failure, and so is a chain certificate without its bindwatch.x509 event
+or with more than one.
+
 Prints the mismatches and "golden: N passed, N failed"; exits 1 on failure.
 """
 
@@ -34,26 +47,34 @@ sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO / "tests" / "conformance"))
 import run as conf  # noqa: E402  (Event, run_bindwatch: the event-format knowledge)
 from pcapgen.scenario import TRUTH_COLUMNS, canon_data  # noqa: E402
+from pcapgen.scenarios_tls import TLS_TRUTH_COLUMNS  # noqa: E402
 
 RECORD_SECTIONS = ("answer", "authority", "additional")
 
 
 def load_truth(path):
+    """Rows of one truth file and its kind: "dns" (TRUTH_COLUMNS) or "tls"
+    (TLS_TRUTH_COLUMNS, one row per handshake)."""
     rows = []
     with open(path, encoding="utf-8") as f:
         header = f.readline().rstrip("\n").split("\t")
-        if header != TRUTH_COLUMNS:
+        if header == TRUTH_COLUMNS:
+            kind = "dns"
+        elif header == TLS_TRUTH_COLUMNS:
+            kind = "tls"
+        else:
             raise SystemExit("%s: unexpected header %r" % (path, header))
         for n, line in enumerate(f, 2):
             line = line.rstrip("\n")
             if not line:
                 continue
             cols = line.split("\t")
-            if len(cols) != len(TRUTH_COLUMNS):
+            if len(cols) != len(header):
                 raise SystemExit("%s:%d: %d columns" % (path, n, len(cols)))
-            r = dict(zip(TRUTH_COLUMNS, cols))
+            r = dict(zip(header, cols))
             r["packet"] = int(r["packet"])
             r["where"] = "%s:%d" % (path.name, n)
+            r["kind"] = kind
             rows.append(r)
     return rows
 
@@ -160,8 +181,122 @@ def check_file(ck, fname, rows, run):
                     ck.fail("%s #%d: unexpected record %r" % (fname, pk, rec))
 
 
+# ---------------------------------------------------------------- TLS
+
+def _flag(v):
+    return "true" if v is True else "false" if v in (False, None) else str(v).lower()
+
+
+def _text(v):
+    """An event value as the truth writes it: None/""/[] -> "-", lists joined by ","."""
+    if v is None or v == "" or v == []:
+        return "-"
+    if isinstance(v, list):
+        return ",".join(str(x) for x in v)
+    if isinstance(v, bool):
+        return _flag(v)
+    return str(v)
+
+
+# truth column -> (what bindwatch printed, how the truth spells it)
+TLS_FIELDS = (
+    ("protocol", lambda e: _text(e.protocol)),
+    ("sni", lambda e: _text(e.sni)),
+    ("version", lambda e: _text(e.version_name)),
+    ("cipher", lambda e: _text(e.cipher)),
+    ("alpn_offered", lambda e: _text(e.alpn_offered)),
+    ("alpn", lambda e: _text(e.alpn)),
+    ("ja3", lambda e: _text(e.ja3)),
+    ("ja3_string", lambda e: _text(e.ja3_string)),
+    ("ja3s", lambda e: _text(e.ja3s)),
+    ("ja4", lambda e: _text(e.ja4)),
+    ("cert_visible", lambda e: _flag(e.cert_visible)),
+    ("chain", lambda e: _text(e.chain_sha256)),
+    ("validation", lambda e: _text(e.status)),
+    ("hrr", lambda e: _flag(e.hrr)),
+    ("starttls", lambda e: _text(e.starttls)),
+)
+
+# ECS tls.version / tls.version_protocol that go with each version name
+ECS_VERSION = {"SSLv3": ("3.0", "ssl"), "TLSv1.0": ("1.0", "tls"), "TLSv1.1": ("1.1", "tls"),
+               "TLSv1.2": ("1.2", "tls"), "TLSv1.3": ("1.3", "tls"), "DTLSv1.0": ("1.0", "dtls"),
+               "DTLSv1.2": ("1.2", "dtls")}
+
+
+def check_tls_file(ck, fname, rows, run):
+    """Every truth row (one handshake) against the bindwatch.tls event(s) of
+    its connection, field by field; then every event the truth does not
+    know, and an x509 event for every certificate of a checked chain."""
+    by_flow = collections.defaultdict(list)
+    for e in run.tls:
+        by_flow[(e.client, e.server)].append(e)
+    known = set()
+    want_certs = set()
+    for r in rows:
+        flow = (conf.norm_endpoint(r["client"]), conf.norm_endpoint(r["server"]))
+        known.add(flow)
+        evs = by_flow.get(flow, [])
+        where = "%s %s->%s [%s]" % (fname, r["client"], r["server"], r["where"])
+        if r["event"] == "no":
+            if evs:
+                ck.fail("%s: expected no TLS event (%s), got %r" % (where, r["note"], evs[0]))
+            else:
+                ck.ok()
+            continue
+        if not evs:
+            if r["event"] == "yes":
+                ck.fail("%s: no bindwatch.tls event (sni %s)" % (where, r["sni"]))
+            else:
+                ck.ok()        # malformed: no event is a fine reading
+            continue
+        if len(evs) > 1:
+            ck.fail("%s: %d TLS events for one handshake, e.g. %r / %r" % (where, len(evs), evs[0], evs[1]))
+        else:
+            ck.ok()
+        e = evs[0]
+        lo, _, hi = r["frames"].partition("-")
+        if e.packet is None or not int(lo) <= e.packet <= int(hi):
+            ck.fail("%s: event packet %s outside the connection's frames %s (complete at %d)"
+                    % (where, e.packet, r["frames"], r["packet"]))
+        else:
+            ck.ok()
+        for col, get in TLS_FIELDS:
+            want = r[col]
+            if want == "*":
+                continue
+            got = get(e)
+            if got == want:
+                ck.ok()
+            else:
+                ck.fail("%s: %s want %r got %r" % (where, col, want, got))
+        if r["version"] in ECS_VERSION:
+            want = ECS_VERSION[r["version"]]
+            got = (e.version, e.version_protocol)
+            if got == want:
+                ck.ok()
+            else:
+                ck.fail("%s: tls.version/version_protocol want %s/%s got %s/%s" % ((where,) + want + got))
+        if r["chain"] not in ("*", "-"):
+            want_certs.update(r["chain"].split(","))
+    for flow, evs in sorted(by_flow.items(), key=lambda kv: str(kv[0])):
+        if flow not in known:
+            for e in evs:
+                ck.fail("%s: unexpected TLS event %r (packet %s)" % (fname, e, e.packet))
+    seen = {x.cert.sha256 for x in run.x509}
+    for h in sorted(want_certs):
+        if h in seen:
+            ck.ok()
+        else:
+            ck.fail("%s: no bindwatch.x509 event for certificate %s" % (fname, h[:16]))
+    dups = collections.Counter(x.cert.sha256 for x in run.x509)
+    for h, n in sorted(dups.items()):
+        if n > 1:
+            ck.fail("%s: %d bindwatch.x509 events for certificate %s (one per distinct certificate)"
+                    % (fname, n, (h or "?")[:16]))
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Compare bindwatch's DNS events on the bundled captures "
+    ap = argparse.ArgumentParser(description="Compare bindwatch's DNS and TLS events on the bundled captures "
                                  "with the generator's truth.")
     ap.add_argument("--pcaps", default=str(REPO / "pcaps"), help="capture directory (default <repo>/pcaps)")
     ap.add_argument("--golden", default=str(HERE), help="truth directory (default tests/golden)")
@@ -205,7 +340,12 @@ def main(argv=None):
         if run.rc:
             ck.fail("%s: bindwatch exited %d: %s" % (f, run.rc, run.stderr.strip()[-200:]))
         before = (ck.passed, ck.failed)
-        check_file(ck, f, truth[f], run)
+        dns_rows = [r for r in truth[f] if r["kind"] == "dns"]
+        tls_rows = [r for r in truth[f] if r["kind"] == "tls"]
+        if dns_rows or not tls_rows:
+            check_file(ck, f, dns_rows, run)
+        if tls_rows:
+            check_tls_file(ck, f, tls_rows, run)
         print("%-34s %4d passed, %d failed" % (f, ck.passed - before[0], ck.failed - before[1]))
     print("golden: %d passed, %d failed" % (ck.passed, ck.failed))
     return 1 if ck.failed else 0

@@ -9,15 +9,18 @@ Library layout:
              rdata encoder and decoder
   scenario   the scenario registry, Capture (frames + truth), TcpSession
   scenarios_dns  the bundled DNS captures
+  tls        TLS/SSL/DTLS record and handshake builder, JA3/JA3S/JA4
+  scenarios_tls  the bundled TLS captures and the certificate validation suite
 
 Add a capture: write a function in a scenarios_*.py module decorated with
 @scenario("name", "one-line help"), fill the Capture it receives, and import
 the module below. tools/pcapgen.py --list shows it, --all regenerates it.
 """
 
-from . import dns, net, pcapfile  # noqa: F401
+from . import dns, net, pcapfile, tls  # noqa: F401
 from .scenario import REGISTRY, Capture, TcpSession, scenario  # noqa: F401
 from . import scenarios_dns  # noqa: F401  (registers the DNS scenarios)
+from . import scenarios_tls  # noqa: F401  (registers the TLS scenarios)
 
 
 def build(name, seed=1):

@@ -14,6 +14,9 @@ EPILOG = """examples:
   tools/pcapgen.py --out /tmp/x dns-tcp dns-mdns               just these
   tools/pcapgen.py --out pcaps --golden tests/golden --all --check   fail if a file would change
   tools/pcapgen.py --selftest                                  library self-checks
+  tools/pcapgen.py --tls-validation-suite /tmp/v               run tools/certgen.sh, write
+      /tmp/v/validation.pcap, validation.truth.tsv (server, SNI -> expected
+      bindwatch.tls.validation.status) and ca.pem (give it to --ca-file)
 
 Each scenario writes its capture file(s) and NAME.truth.tsv (the facts a
 sensor must report: file, packet, qname, qtype, rcode, section, owner, type,
@@ -34,7 +37,21 @@ def main(argv=None):
     ap.add_argument("--selftest", action="store_true", help="check the library's byte-level invariants and exit")
     ap.add_argument("--check", action="store_true",
                     help="write nothing; exit 1 if any output differs from the file on disk")
+    ap.add_argument("--tls-validation-suite", metavar="DIR",
+                    help="make the certificate validation capture from tools/certgen.sh output into DIR and exit")
+    ap.add_argument("--certgen", metavar="PATH", help="certgen.sh to use (default: tools/certgen.sh)")
     a = ap.parse_args(argv)
+
+    if a.tls_validation_suite:
+        from .scenarios_tls import validation_suite
+        try:
+            paths = validation_suite(a.tls_validation_suite, certgen=a.certgen)
+        except (OSError, RuntimeError) as e:
+            print("pcapgen: %s" % e, file=sys.stderr)
+            return 1
+        for p in paths:
+            print(p)
+        return 0
 
     if a.selftest:
         from .selftest import run

@@ -61,6 +61,7 @@ class Capture:
         self.outputs = [name + ".pcap"]       # file names; extension .pcapng selects pcapng
         self.output_opts = {}                 # file name -> dict(nano=, big_endian=)
         self.truth = []                       # rows (dicts) without the file column
+        self.truth_columns = TRUTH_COLUMNS    # TLS scenarios use scenarios_tls.TLS_TRUTH_COLUMNS
         self.notes = []                       # free text for pcaps/README.md
         self.ifindex = 0
 
@@ -135,9 +136,10 @@ class Capture:
         return rows
 
     def truth_tsv(self):
-        lines = ["\t".join(TRUTH_COLUMNS)]
+        cols = self.truth_columns
+        lines = ["\t".join(cols)]
         for r in self.truth_rows():
-            lines.append("\t".join(_tsv_field(r[c]) for c in TRUTH_COLUMNS))
+            lines.append("\t".join(_tsv_field(r[c]) for c in cols))
         return "\n".join(lines) + "\n"
 
     def write(self, outdir, golden_dir=None):

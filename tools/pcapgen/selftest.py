@@ -75,6 +75,9 @@ def run():
     except D.DecodeError:
         check("truncated message rejected", True)
 
+    from . import tls
+    tls.selfcheck(check)
+
     a = build("dns-basic").render("dns-basic.pcap")
     b = build("dns-basic").render("dns-basic.pcap")
     check("deterministic: two builds are byte-identical", a == b)
