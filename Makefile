@@ -13,7 +13,7 @@ endif
 
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libpcap openssl yaml-0.1 ldns
+PKGS    := libpcap openssl yaml-0.1 ldns liburcu-qsbr liburcu-cds
 TESTPKGS := cmocka
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
@@ -46,7 +46,7 @@ FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz-replay/%)
 LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 TESTLIBS  = $(shell pkg-config --libs $(TESTPKGS) 2>/dev/null)
 
--include $(wildcard parsers/module.mk sensor/module.mk tests/module.mk tools/module.mk)
+-include $(wildcard parsers/module.mk sensor/module.mk tests/module.mk tools/module.mk bpf/module.mk)
 
 .PHONY: all deps demo test test-unit test-san test-conformance test-fuzz-smoke fuzz style clean bench
 

@@ -4,7 +4,8 @@
  *
  * The decoder walks the frame outside in: link layer, VLAN and MPLS stacks,
  * IP with its options or extension headers, fragments (handed to ipfrag),
- * tunnels (GRE and its PPP/ERSPAN payloads, VXLAN, GENEVE, IP-in-IP, Teredo),
+ * tunnels (GRE and its PPP/ERSPAN payloads, VXLAN, GENEVE, IP-in-IP, Teredo,
+ * GTP-U),
  * and starts again inside each tunnel until it reaches UDP or TCP. It is a
  * set of small functions calling each other rather than a table of layers
  * because each layer knows what may follow it; the recursion is bounded by
@@ -59,6 +60,10 @@
 #define PORT_GENEVE 6081
 #define PORT_GRE_UDP 4754
 #define PORT_TEREDO 3544
+#define PORT_GTPU 2152
+
+#define GTPU_G_PDU 255 /* message type of a G-PDU: a user packet follows */
+#define GTPU_MAX_EXT 16 /* GTP-U extension headers followed */
 
 #define MAX_LINK_LAYERS 24 /* Ethernet headers in one frame; the caps above bound it already */
 #define NOT_TUNNEL 1       /* a UDP tunnel probe declined: deliver the datagram as UDP */
@@ -600,6 +605,58 @@ static int dec_teredo(struct dctx *c, struct bw_wire *w, uint16_t sport, uint16_
 	return dec_ip(c, w, 6);
 }
 
+/*
+ * GTP-U (3GPP TS 29.281): a G-PDU carries one IPv4 or IPv6 user packet
+ * after an 8-byte header (version 1, PT 1, E/S/PN flags, type, length of
+ * what follows the 8 bytes, TEID); if any of E, S, PN is set, a sequence
+ * number, an N-PDU number and a next-extension-header type follow, and with
+ * E a chain of extension headers, each a length in 4-byte units (its own
+ * length and next-type bytes included), contents and the next type. Taken
+ * only if the length matches the datagram (longer only when the capture cut
+ * it), as GTP-U has no magic number to tell it from chance.
+ */
+static int dec_gtpu(struct dctx *c, struct bw_wire *w, uint16_t sport, uint16_t dport)
+{
+	struct bw_wire t = *w;
+	uint8_t fl = bw_wire_u8(&t);
+	uint8_t type = bw_wire_u8(&t);
+	size_t len = bw_wire_u16(&t);
+	uint32_t teid = bw_wire_u32(&t);
+	size_t have = bw_wire_left(&t);
+	if (!bw_wire_ok(&t) || (fl >> 5) != 1 || !(fl & 0x10) || (fl & 0x08) || type != GTPU_G_PDU)
+		return NOT_TUNNEL; /* also echo, error indication, end marker: plain UDP */
+	if (len != have && !(c->cut && len > have))
+		return NOT_TUNNEL;
+	if (fl & 0x07) {
+		bw_wire_skip(&t, 3); /* sequence number, N-PDU number */
+		uint8_t next = bw_wire_u8(&t);
+		if (!(fl & 0x04))
+			next = 0; /* the next-type field counts only with E */
+		for (unsigned i = 0; next != 0 && bw_wire_ok(&t); i++) {
+			if (i == GTPU_MAX_EXT)
+				return bad(c, BW_AN_TUNNEL_UNSUPPORTED, other_l4(c, IPP_UDP));
+			uint8_t units = bw_wire_u8(&t);
+			if (bw_wire_ok(&t) && units == 0)
+				return bad(c, BW_AN_TUNNEL_UNSUPPORTED, BW_EMALF); /* a chain that cannot be walked */
+			bw_wire_skip(&t, (size_t)units * 4 - 2);
+			next = bw_wire_u8(&t);
+		}
+		if (!bw_wire_ok(&t))
+			return bad(c, BW_AN_TUNNEL_TRUNC, BW_ETRUNC);
+	}
+	struct bw_wire q = t;
+	uint8_t v = bw_wire_u8(&q) >> 4;
+	if (!bw_wire_ok(&q))
+		return bad(c, BW_AN_TUNNEL_TRUNC, BW_ETRUNC);
+	if (v != 4 && v != 6)
+		return bad(c, BW_AN_TUNNEL_UNSUPPORTED, other_l4(c, IPP_UDP)); /* Ethernet or unstructured PDU */
+	int r = tunnel_push(c, BW_TUN_GTPU, sport, dport, teid);
+	if (r != BW_OK)
+		return r;
+	*w = t;
+	return dec_ip(c, w, v);
+}
+
 /* ---- transport ----------------------------------------------------- */
 
 static bool service_port(uint16_t port)
@@ -641,6 +698,8 @@ static int dec_udp(struct dctx *c, struct bw_wire *w, uint32_t decl)
 			r = dec_gre(c, &pw, sport, dport);
 		else if (dport == PORT_TEREDO || sport == PORT_TEREDO)
 			r = dec_teredo(c, &pw, sport, dport);
+		else if (dport == PORT_GTPU || (sport == PORT_GTPU && !service_port(dport)))
+			r = dec_gtpu(c, &pw, sport, dport);
 		if (r != NOT_TUNNEL)
 			return r;
 	}
@@ -1005,6 +1064,8 @@ void bw_decoder_input_start(struct bw_decoder *d)
 
 const struct bw_decode_stats *bw_decoder_stats(const struct bw_decoder *d) { return &d->st; }
 
+#define DEDUP_TCP_PREFIX 64 /* TCP payload bytes the duplicate filter hashes */
+
 /* Hash of the innermost IP packet, as the duplicate filter sees it. */
 static uint64_t dedup_hash(const struct dctx *c)
 {
@@ -1025,7 +1086,18 @@ static uint64_t dedup_hash(const struct dctx *c)
 		bw_hash_add(&h, ph, sizeof(ph));
 		bw_hash_add(&h, c->reasm, c->reasm_len);
 	} else {
-		bw_pktdedup_hash_ip(&h, c->ip, c->ip_len);
+		/* TCP: the headers (sequence numbers, lengths) and the first
+		 * DEDUP_TCP_PREFIX payload bytes identify a copy. Hashing all of
+		 * a full segment's ciphertext was half of a worker's time
+		 * (bench/NOTES.md), and two different segments with the same
+		 * sequence number could not both be delivered anyway (the first
+		 * copy of a byte wins). UDP datagrams are hashed whole. */
+		size_t n = c->ip_len;
+		const struct bw_packet *p = c->p;
+		if (p->proto == IPP_TCP && p->payload && p->payload >= c->ip &&
+		    (size_t)(p->payload - c->ip) + DEDUP_TCP_PREFIX < n)
+			n = (size_t)(p->payload - c->ip) + DEDUP_TCP_PREFIX;
+		bw_pktdedup_hash_ip(&h, c->ip, n);
 	}
 	return bw_hash_end(&h);
 }
@@ -1121,6 +1193,7 @@ const char *bw_tunnel_name(enum bw_tunnel_type t)
 	case BW_TUN_GENEVE: return "geneve";
 	case BW_TUN_IPIP: return "ipip";
 	case BW_TUN_TEREDO: return "teredo";
+	case BW_TUN_GTPU: return "gtpu";
 	}
 	return "unknown";
 }

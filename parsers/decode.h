@@ -56,6 +56,7 @@ enum bw_tunnel_type {
 	BW_TUN_GENEVE,
 	BW_TUN_IPIP,   /* IPv4/IPv6 in IP */
 	BW_TUN_TEREDO,
+	BW_TUN_GTPU,   /* GTP-U G-PDU (3GPP TS 29.281) */
 };
 
 /* Static lower-case name of a tunnel type ("vxlan"). */
@@ -65,8 +66,8 @@ const char *bw_tunnel_name(enum bw_tunnel_type t);
 struct bw_tunnel {
 	uint8_t type;          /* enum bw_tunnel_type */
 	struct bw_ip src, dst; /* outer IP header */
-	uint16_t sport, dport; /* outer UDP ports (VXLAN, GENEVE), else 0 */
-	uint32_t id;           /* VXLAN VNI, GENEVE VNI, ERSPAN session id, GRE key */
+	uint16_t sport, dport; /* outer UDP ports (VXLAN, GENEVE, GRE-in-UDP, Teredo, GTP-U), else 0 */
+	uint32_t id;           /* VXLAN VNI, GENEVE VNI, ERSPAN session id, GRE key, GTP-U TEID */
 };
 
 /* The canonical, direction-free identity of a flow (both directions equal). */
@@ -167,9 +168,14 @@ void bw_decoder_input_start(struct bw_decoder *d);
  * ts is the capture time; it also drives fragment timeouts and dedup.
  * out is filled as far as decoding got, also on errors (for a duplicate it
  * is complete). UDP to the VXLAN (4789, 8472), GENEVE (6081) or GRE-in-UDP
- * (4754) port, or from/to Teredo (3544), is unwrapped only when the header
- * there checks out and the source port is not a DNS/TLS service port
- * (53, 443, 853, 5353, 5355); otherwise it is delivered as plain UDP.
+ * (4754) port, or from/to Teredo (3544) or GTP-U (2152; from it only if the
+ * destination is not a service port either), is unwrapped only when the
+ * header there checks out and the source port is not a DNS/TLS service
+ * port (53, 443, 853, 5353, 5355); otherwise it is delivered as plain UDP.
+ * GTP-U is unwrapped for G-PDUs (message type 255) whose length matches the
+ * datagram, past the optional sequence / N-PDU / next-type fields and up to
+ * 16 extension headers; its other messages (echo, error indication, end
+ * marker) stay plain UDP.
  */
 int bw_decode_frame(struct bw_decoder *d, int linktype, const uint8_t *frame, uint32_t cap_len,
 		    uint32_t wire_len, bw_time_t ts, struct bw_packet *out);

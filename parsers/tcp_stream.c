@@ -40,6 +40,7 @@
 #define DF_FIN 0x04      /* a FIN was seen */
 #define DF_STOP 0x08     /* no more deliveries: consumer said ENOTSUP, flow done, or a cap */
 #define DF_FINISHED 0x10 /* FIN processed: holes skipped, nothing more accepted */
+#define DF_DATA 0x20     /* a segment with payload arrived (kept or not) */
 
 struct tcp_seg {
 	struct tcp_seg *next;
@@ -866,7 +867,7 @@ static int flow_segment(struct bw_tcp_table *t, struct bw_tcp_flow *f, int d, co
 		if (!(s->flags & DF_SYN)) {
 			s->flags |= DF_SYN;
 			s->isn = p->seq;
-		} else if (s->isn != p->seq && s->next_off == 0 && !s->ooo && s->buf_len == 0) {
+		} else if (s->isn != p->seq && !(s->flags & DF_DATA)) {
 			/* Another SYN(-ACK) with a new ISN before any data (a server
 			 * answering retransmitted SYNs with fresh SYN-ACKs): the peer
 			 * acknowledges the last one, so the stream starts there. */
@@ -888,6 +889,8 @@ static int flow_segment(struct bw_tcp_table *t, struct bw_tcp_flow *f, int d, co
 	 * neither may set where the stream starts. */
 	if (!(s->flags & DF_SEQ) && (p->payload_len > 0 || (fl & BW_TCP_FIN)))
 		dir_start(s, dseq);
+	if (p->payload_len > 0)
+		s->flags |= DF_DATA;
 	if (p->payload_len > 0 && p->payload && !(s->flags & (DF_STOP | DF_FINISHED)))
 		rc = dir_data(t, f, d, dseq, p->payload, p->payload_len, p);
 	if ((fl & BW_TCP_FIN) && !(s->flags & DF_FIN)) {

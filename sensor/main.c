@@ -17,9 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerts.h"
+#include "bindings.h"
 #include "bw.h"
 #include "capture.h"
+#include "detect.h"
+#include "policy.h"
+#include "refdata.h"
+#include "zones.h"
 #include "json.h"
+#include "pipeline.h"
 #include "sink.h"
 #include "stats.h"
 #include "worker.h"
@@ -33,17 +40,21 @@ enum exit_code {
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: bindwatch -r CAPTURE [-r CAPTURE ...] [-o OUTPUT ...] [options]\n"
+		"usage: bindwatch -r CAPTURE [-r CAPTURE ...] [-c POLICY] [-o OUTPUT ...] [options]\n"
+		"       bindwatch check-config -c POLICY\n"
 		"\n"
 		"Passive DNS and TLS binding sensor. Reads pcap and pcapng files (or\n"
 		"directories of them, in name order) and writes one JSON event per line.\n"
@@ -54,8 +65,21 @@ static void usage(FILE *fp)
 		"                         mmap, or libpcap\n"
 		"output:\n"
 		"  -o, --output SPEC      jsonl:PATH or jsonl:- (stdout); repeatable;\n"
-		"                         default jsonl:-\n"
+		"                         default jsonl:-. Syslog to a SIEM:\n"
+		"                         syslog+udp://HOST:514?format=cef\n"
+		"                         syslog+tcp://HOST:601?format=leef&framing=octet-counting\n"
+		"                         syslog+tls://HOST:6514?format=json&ca=FILE[&cert=F&key=F]\n"
+		"                         syslog+unix:///dev/log?format=json\n"
+		"                         (events=alerts by default; events=alerts,tls,x509,dns,stats)\n"
 		"      --dns-raw          add each DNS message's bytes (hex) to its event\n"
+		"policy and alerts:\n"
+		"  -c, --config FILE      the owner's policy (YAML: owned domains, networks,\n"
+		"                         cloud resources, zones, certificate rules); without\n"
+		"                         one, certificate faults are reported for every name\n"
+		"                         at low severity. SIGHUP reloads it (a bad new policy\n"
+		"                         is refused and the old one stays).\n"
+		"      --data-dir DIR     reference data (default: the data/ folder next to\n"
+		"                         the program's build folder)\n"
 		"tls and certificates:\n"
 		"      --ca-file FILE     extra trusted CA certificates (PEM or DER; repeatable),\n"
 		"                         besides the system store\n"
@@ -73,6 +97,9 @@ static void usage(FILE *fp)
 		"misc:\n"
 		"  -q, --quiet            no summary on stderr\n"
 		"      --no-progress      no progress line, even on a terminal\n"
+		"      --workers N        worker threads (default 1: one thread reads, decodes\n"
+		"                         and writes, events in capture order); N > 1 spreads\n"
+		"                         flows over N threads\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          version\n"
 		"\n"
@@ -174,6 +201,7 @@ struct progress {
 	double start, last;
 	uint64_t total_bytes, done_bytes; /* done: completed files */
 	size_t nfiles;
+	size_t file_idx; /* the file being read (multi-worker runs) */
 };
 
 static double now_wall(void)
@@ -200,6 +228,12 @@ static void progress_draw(struct progress *pr, size_t file_idx, uint64_t file_po
 	if (final)
 		fprintf(stderr, "\r\033[K");
 	fflush(stderr);
+}
+
+static void pipeline_progress(void *ctx, uint64_t file_pos, uint64_t frames)
+{
+	struct progress *pr = ctx;
+	progress_draw(pr, pr->file_idx, file_pos, frames, false);
 }
 
 /* ---- options ---- */
@@ -238,9 +272,116 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* ---- policy and reference data ---- */
+
+/* The project's data/ folder: next to the build folder holding the program. */
+static void default_data_dir(char *out, size_t cap)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		snprintf(out, cap, "data");
+		return;
+	}
+	exe[n] = '\0';
+	if (n > 4000)
+		exe[4000] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, cap, "%.4000s/data", exe);
+}
+
+/* A data file: the policy's path if it names one, else DIR/<default name>. */
+static void data_path(const char *policy_value, const char *data_dir, const char *def, char *out, size_t cap)
+{
+	if (policy_value) {
+		snprintf(out, cap, "%s", policy_value);
+		return;
+	}
+	char dir[4096];
+	if (data_dir)
+		snprintf(dir, sizeof(dir), "%.4000s", data_dir);
+	else
+		default_data_dir(dir, sizeof(dir));
+	const char *base = strrchr(def, '/');
+	snprintf(out, cap, "%.4000s/%.64s", dir, base ? base + 1 : def);
+}
+
+/*
+ * Load the policy at path (NULL: none) and what it refers to (zone files,
+ * the CAA issuer table) into *policy and env. On error nothing is replaced.
+ */
+static int load_policy_env(const char *path, const char *data_dir, struct bw_policy **policy,
+			   struct bw_detect_env *env, char *err, size_t errcap)
+{
+	struct bw_policy *p = NULL;
+	struct bw_zones *z = NULL;
+	struct bw_caa_db *caa = NULL;
+	char file[4200];
+	int rc = BW_OK;
+
+	if (path && (rc = bw_policy_load(path, &p, err, errcap)) != BW_OK)
+		goto fail;
+	if (p && p->owned.n_zones > 0 &&
+	    (rc = bw_zones_load(p->owned.zones, p->owned.n_zones, &z, err, errcap)) != BW_OK)
+		goto fail;
+	data_path(p ? p->data.caa_issuers : NULL, data_dir, BW_POLICY_DEFAULT_CAA_ISSUERS, file, sizeof(file));
+	if ((rc = bw_caa_load(file, &caa, err, errcap)) != BW_OK) {
+		if (!p || p->data.caa_issuers)
+			goto fail;
+		/* No bundled table (an installed binary without data/): issuer checks fall back to "unknown". */
+		caa = NULL;
+		rc = BW_OK;
+	}
+	bw_zones_free((struct bw_zones *)env->zones);
+	bw_caa_free((struct bw_caa_db *)env->caa);
+	bw_policy_free(*policy);
+	*policy = p;
+	env->policy = p;
+	env->zones = z;
+	env->caa = caa;
+	return BW_OK;
+fail:
+	bw_zones_free(z);
+	bw_caa_free(caa);
+	bw_policy_free(p);
+	return rc ? rc : BW_EINVAL;
+}
+
+/* SIGHUP: a new policy replaces the old only if it loads whole. */
+static void reload_policy(const char *path, const char *data_dir, struct bw_policy **policy,
+			  struct bw_detect_env *env)
+{
+	char err[512];
+	reload_requested = 0;
+	if (!path)
+		return;
+	if (load_policy_env(path, data_dir, policy, env, err, sizeof(err)) != BW_OK)
+		fprintf(stderr, "bindwatch: policy reload refused, the old policy stays in force: %s\n", err);
+	else
+		fprintf(stderr, "bindwatch: policy reloaded from %s\n", path);
+}
+
+struct alert_out {
+	struct bw_output *out;
+	struct bw_json *j;
+};
+
+static void alert_out_emit(void *ctx, enum bw_event_type t, bw_time_t ts)
+{
+	struct alert_out *ao = ctx;
+	struct bw_event ev = { .type = t, .ts = ts, .json = ao->j->buf, .json_len = ao->j->len };
+	if (bw_json_ok(ao->j))
+		bw_output_emit(ao->out, &ev);
+}
+
 enum {
 	OPT_READER = 256, OPT_DNS_RAW, OPT_DNS_PORT, OPT_DEDUP, OPT_TCP_CAP, OPT_TCP_MEMCAP, OPT_TCP_FLOWS,
-	OPT_FRAG_MEMCAP, OPT_NO_PROGRESS, OPT_CA_FILE, OPT_JUDGE_TIME, OPT_NO_TLS,
+	OPT_FRAG_MEMCAP, OPT_NO_PROGRESS, OPT_CA_FILE, OPT_JUDGE_TIME, OPT_NO_TLS, OPT_WORKERS, OPT_DATA_DIR,
 };
 
 #define MAX_CA_FILES 64
@@ -259,10 +400,13 @@ int main(int argc, char **argv)
 		{ "tcp-max-flows", required_argument, NULL, OPT_TCP_FLOWS },
 		{ "frag-memcap", required_argument, NULL, OPT_FRAG_MEMCAP },
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
 		{ "judge-time", required_argument, NULL, OPT_JUDGE_TIME },
 		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -275,18 +419,30 @@ int main(int argc, char **argv)
 	struct bw_x509_trust *trust = NULL;
 	const char *ca_files[MAX_CA_FILES];
 	size_t n_ca = 0;
+	const char *policy_path = NULL, *data_dir = NULL;
+	bool check_config = false;
+	struct bw_policy *policy = NULL;
+	struct bw_detect_env env = { 0 };
+	bool bindings_thread = false;
 	enum bw_reader_kind reader = BW_READER_AUTO;
 	const char *outputs[BW_OUTPUT_MAX_SINKS];
 	unsigned n_outputs = 0;
 	bool quiet = false, progress_ok = true;
+	unsigned n_workers = 0; /* 0: one per online CPU */
 	int status = EXIT_OK;
 	char err[512];
 	uint64_t v;
 
 	bw_worker_config_default(&cfg);
+	if (argc > 1 && strcmp(argv[1], "check-config") == 0) {
+		check_config = true;
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 
 	int c;
-	while ((c = getopt_long(argc, argv, "r:o:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:o:c:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			if (input_expand(&inputs, optarg) != BW_OK) {
@@ -359,6 +515,13 @@ int main(int argc, char **argv)
 				goto bad_value;
 			break;
 		case OPT_NO_TLS: cfg.tls_off = true; break;
+		case 'c': policy_path = optarg; break;
+		case OPT_DATA_DIR: data_dir = optarg; break;
+		case OPT_WORKERS:
+			if (!parse_u64(optarg, &v) || v < 1 || v > BW_PIPELINE_MAX_WORKERS)
+				goto bad_value;
+			n_workers = (unsigned)v;
+			break;
 		case 'q': quiet = true; break;
 		case OPT_NO_PROGRESS: progress_ok = false; break;
 		case 'h':
@@ -383,6 +546,28 @@ bad_value:
 		status = EXIT_USAGE;
 		goto out;
 	}
+	if (policy_path || check_config) {
+		if (!policy_path) {
+			fprintf(stderr, "bindwatch: check-config needs -c POLICY\n");
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (load_policy_env(policy_path, data_dir, &policy, &env, err, sizeof(err)) != BW_OK) {
+			fprintf(stderr, "bindwatch: %s\n", err);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		if (check_config) {
+			bw_policy_dump(policy, stdout);
+			printf("# policy ok: %s (%zu zone file(s) loaded)\n", policy_path,
+			       env.zones ? bw_zones_count(env.zones) : (size_t)0);
+			goto out;
+		}
+	} else if (load_policy_env(NULL, data_dir, &policy, &env, err, sizeof(err)) != BW_OK) {
+		fprintf(stderr, "bindwatch: %s\n", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
 	if (inputs.n == 0) {
 		fprintf(stderr, "bindwatch: no input: give one or more -r CAPTURE (see --help)\n");
 		status = EXIT_USAGE;
@@ -401,6 +586,25 @@ bad_value:
 		bw_output_add(&out, s);
 	}
 
+	if (policy)
+		for (size_t i = 0; i < policy->certificates.n_extra_ca_files && n_ca < MAX_CA_FILES; i++)
+			ca_files[n_ca++] = policy->certificates.extra_ca_files[i];
+	struct bw_alerts_config acfg = { 0 };
+	acfg.suppress = (bw_time_t)(policy ? policy->alerts.suppress_seconds : BW_POLICY_DEFAULT_SUPPRESS_SECONDS) *
+			BW_NSEC_PER_SEC;
+	if (policy && policy->alerts.suppress_seconds == 0)
+		acfg.suppress = 1; /* no suppression: every occurrence is written */
+	acfg.max_per_type_per_min = 1000;
+	env.alerts = bw_alerts_new(&acfg);
+	env.bindings = bw_bindings_new(NULL);
+	if (!env.alerts || !env.bindings) {
+		fprintf(stderr, "bindwatch: out of memory\n");
+		status = EXIT_INTERNAL;
+		goto out;
+	}
+	bw_bindings_thread_register();
+	bindings_thread = true;
+	cfg.detect = &env;
 	if (!cfg.tls_off) {
 		trust = bw_x509_trust_new(ca_files, n_ca, err, sizeof(err));
 		if (!trust) {
@@ -410,8 +614,14 @@ bad_value:
 		}
 		cfg.trust = trust;
 	}
-	w = bw_worker_new(&cfg, &out);
-	if (!w || bw_json_init(&sj, 1u << 20) != BW_OK) {
+	/* Offline runs default to one worker: events then come out in capture
+	 * order, identical from run to run. --workers N spreads flows over N
+	 * threads (same events, in an order that depends on thread timing). */
+	if (n_workers == 0)
+		n_workers = 1;
+	if (n_workers == 1)
+		w = bw_worker_new(&cfg, &out);
+	if ((n_workers == 1 && !w) || bw_json_init(&sj, 1u << 20) != BW_OK) {
 		fprintf(stderr, "bindwatch: out of memory\n");
 		status = EXIT_INTERNAL;
 		goto out;
@@ -421,6 +631,7 @@ bad_value:
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	struct progress pr = { 0 };
@@ -435,6 +646,46 @@ bad_value:
 		}
 
 	struct bw_run_info run = { 0 };
+	struct bw_worker_stats pst = { 0 }; /* multi-worker runs: merged over the workers */
+	struct bw_anomalies pan = { 0 };
+	if (n_workers > 1) {
+		/* Reader here, workers and output in threads of their own (pipeline.h). */
+		struct bw_pipeline_config pc;
+		bw_pipeline_config_default(&pc);
+		pc.workers = n_workers;
+		pc.stop = (volatile int *)&stop_requested;
+		if (pr.on) {
+			pc.progress = pipeline_progress;
+			pc.progress_ctx = &pr;
+		}
+		struct bw_pipeline *pl = bw_pipeline_new(&pc, &cfg, &out, err, sizeof(err));
+		if (!pl) {
+			fprintf(stderr, "bindwatch: %s\n", err);
+			status = EXIT_INTERNAL;
+			goto out;
+		}
+		for (size_t i = 0; i < inputs.n && !stop_requested; i++) {
+			bool opened;
+			uint64_t pos, size;
+			int prc = bw_pipeline_read_file(pl, inputs.paths[i], base_name(inputs.paths[i]), reader, &opened,
+							&pos, &size, err, sizeof(err));
+			if (prc != BW_OK) {
+				if (pr.on)
+					fprintf(stderr, "\r\033[K");
+				fprintf(stderr, "bindwatch: %s\n", err);
+				run.files_failed++;
+			} else {
+				run.files_ok++;
+			}
+			run.file_bytes += pos;
+			pr.done_bytes += size;
+			pr.file_idx = i + 1;
+		}
+		bw_pipeline_finish(pl);
+		bw_pipeline_stats(pl, &pst, &pan);
+		bw_pipeline_free(pl);
+		goto report;
+	}
 	for (size_t i = 0; i < inputs.n && !stop_requested; i++) {
 		struct bw_capture_file *f;
 		const char *path = inputs.paths[i];
@@ -455,6 +706,9 @@ bad_value:
 			if (bw_unlikely((++n & 4095) == 0)) {
 				if (stop_requested)
 					break;
+				bw_bindings_quiescent();
+				if (reload_requested)
+					reload_policy(policy_path, data_dir, &policy, &env);
 				if (pr.on) {
 					struct bw_worker_stats st;
 					bw_worker_stats(w, &st, NULL);
@@ -475,12 +729,21 @@ bad_value:
 		bw_capture_file_close(f);
 	}
 	bw_worker_finish(w);
+report:
+	if (env.alerts) {
+		/* Repeats held back by suppression until the end are reported now. */
+		struct alert_out ao = { &out, &sj };
+		bw_alerts_flush(env.alerts, &sj, alert_out_emit, &ao);
+		bw_alerts_stats(env.alerts, &run.alerts);
+		run.have_alerts = true;
+	}
 	if (pr.on)
 		progress_draw(&pr, inputs.n - 1, 0, 0, true);
 
-	struct bw_worker_stats st;
-	struct bw_anomalies an;
-	bw_worker_stats(w, &st, &an);
+	struct bw_worker_stats st = pst;
+	struct bw_anomalies an = pan;
+	if (w)
+		bw_worker_stats(w, &st, &an);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	run.wall_seconds = now_wall() - pr.start;
@@ -500,7 +763,17 @@ bad_value:
 out:
 	bw_worker_free(w);
 	bw_x509_trust_free(trust);
-	if (out.n && bw_output_close(&out, err, sizeof(err)) != BW_OK) {
+	if (bindings_thread) {
+		bw_bindings_thread_offline();
+	}
+	bw_bindings_free(env.bindings);
+	if (bindings_thread)
+		bw_bindings_thread_unregister();
+	bw_alerts_free(env.alerts);
+	bw_zones_free((struct bw_zones *)env.zones);
+	bw_caa_free((struct bw_caa_db *)env.caa);
+	bw_policy_free(policy);
+	if (out.n && bw_output_close_ex(&out, quiet ? NULL : stderr, err, sizeof(err)) != BW_OK) {
 		fprintf(stderr, "bindwatch: %s\n", err);
 		status = EXIT_OUTPUT;
 	}

@@ -3,17 +3,23 @@
  * sink.c: sink registry and the JSON-lines file sink. Output is buffered in
  * large blocks (one write per MiB, not per event) because a busy run emits
  * hundreds of thousands of events per second. A failed write is remembered
- * and reported at the end (exit status), not retried per event.
+ * and reported at the end (exit status), not retried per event. Syslog sinks
+ * live in sink_syslog.c; this file only dispatches to them, so the fan-out
+ * stays one loop over one sink type.
  */
 #include "sink.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-enum sink_kind { SINK_JSONL = 1 };
+#include "json.h"
+#include "sinkurl.h"
+
+enum sink_kind { SINK_JSONL = 1, SINK_SYSLOG };
 
 struct bw_sink {
 	enum sink_kind kind;
+	struct bw_syslog_sink *sys; /* SINK_SYSLOG */
 	char *spec;
 	char *path;   /* NULL for stdout */
 	FILE *fp;
@@ -43,11 +49,55 @@ static int jsonl_open_file(struct bw_sink *s, char *err, size_t errcap)
 	return BW_OK;
 }
 
+void bw_sink_defaults_init(struct bw_sink_defaults *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->facility = -1;
+}
+
+static int syslog_open(const char *spec, const struct bw_sink_defaults *d, struct bw_sink **out, char *err,
+		       size_t errcap)
+{
+	struct bw_sink *s = calloc(1, sizeof(*s));
+	char disp[256];
+	if (!s)
+		goto nomem;
+	s->kind = SINK_SYSLOG;
+	bw_sinkurl_display(spec, disp, sizeof(disp));
+	s->spec = strdup(disp);
+	if (!s->spec)
+		goto nomem;
+	int rc = bw_syslog_sink_open(spec, d, &s->sys, err, errcap);
+	if (rc != BW_OK) {
+		free(s->spec);
+		free(s);
+		return rc;
+	}
+	s->types = bw_syslog_sink_types(s->sys);
+	*out = s;
+	return BW_OK;
+nomem:
+	free(s);
+	snprintf(err, errcap, "out of memory");
+	return BW_ENOMEM;
+}
+
 int bw_sink_open(const char *spec, struct bw_sink **out, char *err, size_t errcap)
 {
+	return bw_sink_open_ex(spec, NULL, out, err, errcap);
+}
+
+int bw_sink_open_ex(const char *spec, const struct bw_sink_defaults *d, struct bw_sink **out, char *err,
+		    size_t errcap)
+{
 	*out = NULL;
+	if (bw_sinkurl_is_syslog(spec))
+		return syslog_open(spec, d, out, err, errcap);
 	if (strncmp(spec, "jsonl:", 6) != 0 || spec[6] == '\0') {
-		snprintf(err, errcap, "unknown output '%s' (expected jsonl:PATH or jsonl:-)", spec);
+		snprintf(err, errcap,
+			 "unknown output '%s' (expected jsonl:PATH, jsonl:-, syslog+udp://, syslog+tcp://, "
+			 "syslog+tls:// or syslog+unix://)",
+			 spec);
 		return BW_EINVAL;
 	}
 	struct bw_sink *s = calloc(1, sizeof(*s));
@@ -80,6 +130,10 @@ int bw_sink_write(struct bw_sink *s, const struct bw_event *ev)
 {
 	if (!(s->types & ev->type))
 		return BW_OK;
+	if (s->kind == SINK_SYSLOG) {
+		bw_syslog_sink_emit(s->sys, ev); /* copies and returns: never waits on the network */
+		return BW_OK;
+	}
 	if (s->err != BW_OK)
 		return s->err;
 	if (fwrite(ev->json, 1, ev->json_len, s->fp) != ev->json_len || putc('\n', s->fp) == EOF) {
@@ -100,6 +154,8 @@ int bw_sink_flush(struct bw_sink *s)
 int bw_sink_reopen(struct bw_sink *s)
 {
 	char err[256];
+	if (s->kind == SINK_SYSLOG)
+		return BW_OK;
 	if (!s->path)
 		return bw_sink_flush(s);
 	bw_sink_flush(s);
@@ -114,10 +170,16 @@ int bw_sink_reopen(struct bw_sink *s)
 
 const char *bw_sink_spec(const struct bw_sink *s) { return s->spec; }
 
-int bw_sink_close(struct bw_sink *s)
+static int sink_close_report(struct bw_sink *s, FILE *report, char *err, size_t errcap)
 {
 	if (!s)
 		return BW_OK;
+	if (s->kind == SINK_SYSLOG) {
+		int rc = bw_syslog_sink_close(s->sys, report, err, errcap);
+		free(s->spec);
+		free(s);
+		return rc;
+	}
 	int rc = s->err;
 	if (s->fp) {
 		if (fflush(s->fp) != 0 && rc == BW_OK)
@@ -133,7 +195,25 @@ int bw_sink_close(struct bw_sink *s)
 	free(s->path);
 	free(s->spec);
 	free(s);
+	if (rc != BW_OK)
+		snprintf(err, errcap, "write failed: %s", strerror(errno ? errno : EIO));
 	return rc;
+}
+
+int bw_sink_close(struct bw_sink *s)
+{
+	char err[256];
+	return sink_close_report(s, NULL, err, sizeof(err));
+}
+
+bool bw_sink_counters(const struct bw_sink *s, struct bw_sink_counters *c)
+{
+	if (s->kind != SINK_SYSLOG) {
+		memset(c, 0, sizeof(*c));
+		return false;
+	}
+	bw_syslog_sink_counters(s->sys, c);
+	return true;
 }
 
 int bw_output_add(struct bw_output *o, struct bw_sink *s)
@@ -164,20 +244,61 @@ int bw_output_flush(struct bw_output *o)
 	return rc;
 }
 
-int bw_output_close(struct bw_output *o, char *err, size_t errcap)
+int bw_output_close(struct bw_output *o, char *err, size_t errcap) { return bw_output_close_ex(o, NULL, err, errcap); }
+
+int bw_output_close_ex(struct bw_output *o, FILE *report, char *err, size_t errcap)
 {
 	int rc = BW_OK;
+	/* let every network sink drain at the same time, then collect them */
+	for (unsigned i = 0; i < o->n; i++)
+		if (o->sinks[i]->kind == SINK_SYSLOG)
+			bw_syslog_sink_drain_start(o->sinks[i]->sys);
 	for (unsigned i = 0; i < o->n; i++) {
 		const char *spec = o->sinks[i]->spec;
-		char specbuf[256];
+		bool file = o->sinks[i]->kind == SINK_JSONL;
+		char specbuf[256], why[512] = "";
 		snprintf(specbuf, sizeof(specbuf), "%s", spec ? spec : "?");
-		int r = bw_sink_close(o->sinks[i]);
+		int r = sink_close_report(o->sinks[i], report, why, sizeof(why));
 		if (r != BW_OK && rc == BW_OK) {
 			rc = r;
-			snprintf(err, errcap, "%s: write failed: %s", specbuf, strerror(errno ? errno : EIO));
+			if (file)
+				snprintf(err, errcap, "%s: %s", specbuf, why);
+			else
+				snprintf(err, errcap, "%s", why);
 		}
 		o->sinks[i] = NULL;
 	}
 	o->n = 0;
 	return rc;
+}
+
+void bw_output_stats_json(const struct bw_output *o, struct bw_json *j)
+{
+	bool any = false;
+	for (unsigned i = 0; i < o->n; i++) {
+		struct bw_sink_counters c;
+		if (!bw_sink_counters(o->sinks[i], &c))
+			continue;
+		if (!any)
+			bw_json_arr_begin(j, "outputs");
+		any = true;
+		bw_json_obj_begin(j, NULL);
+		bw_json_str(j, "output", o->sinks[i]->spec);
+		bw_json_u64(j, "sent", c.sent);
+		bw_json_u64(j, "queued", c.queued);
+		bw_json_u64(j, "spooled", c.spooled);
+		bw_json_u64(j, "replayed", c.replayed);
+		bw_json_u64(j, "dropped", c.dropped);
+		bw_json_u64(j, "reconnects", c.reconnects);
+		bw_json_u64(j, "errors", c.errors);
+		bw_json_u64(j, "resent", c.resent);
+		bw_json_u64(j, "truncated", c.truncated);
+		bw_json_u64(j, "queue_depth", c.queue_depth);
+		bw_json_u64(j, "spool_bytes", c.spool_bytes);
+		bw_json_u64(j, "spool_pending", c.spool_pending);
+		bw_json_bool(j, "connected", c.connected);
+		bw_json_obj_end(j);
+	}
+	if (any)
+		bw_json_arr_end(j);
 }

@@ -87,6 +87,26 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "udp_sessions_evicted", tl->udp_sessions_evicted);
 	bw_json_obj_end(j);
 
+	if (run->have_alerts) {
+		const struct bw_alerts_stats *a = &run->alerts;
+		bw_json_obj_begin(j, "alerts");
+		bw_json_u64(j, "raised", a->raised);
+		bw_json_u64(j, "written", a->emitted);
+		bw_json_u64(j, "suppressed", a->suppressed);
+		bw_json_u64(j, "rate_limited", a->rate_limited);
+		bw_json_u64(j, "keys_forgotten", a->keys_evicted);
+		bw_json_obj_begin(j, "by_type");
+		for (int i = 0; i < BW_AL__COUNT; i++)
+			if (a->per_type[i] || a->rate_limited_per_type[i]) {
+				bw_json_obj_begin(j, bw_alert_type_name((enum bw_alert_type)i));
+				bw_json_u64(j, "written", a->per_type[i]);
+				bw_json_u64(j, "rate_limited", a->rate_limited_per_type[i]);
+				bw_json_obj_end(j);
+			}
+		bw_json_obj_end(j);
+		bw_json_obj_end(j);
+	}
+
 	bw_json_obj_begin(j, "ip_fragments");
 	bw_json_u64(j, "fragments", d->frag_fragments);
 	bw_json_u64(j, "reassembled", d->frag_reassembled);
@@ -157,6 +177,16 @@ void bw_stats_human(FILE *fp, const struct bw_worker_stats *st, const struct bw_
 			(unsigned long long)st->tls.starttls, (unsigned long long)st->tls.dtls,
 			(unsigned long long)st->tls.quic, (unsigned long long)st->tls.x509_events,
 			(unsigned long long)st->tls.chains_failed, (unsigned long long)st->tls.chains_validated);
+	if (run->have_alerts && run->alerts.raised) {
+		fprintf(fp, "bindwatch: alerts %llu written (%llu repeats suppressed, %llu rate-limited):",
+			(unsigned long long)run->alerts.emitted, (unsigned long long)run->alerts.suppressed,
+			(unsigned long long)run->alerts.rate_limited);
+		for (int i = 0; i < BW_AL__COUNT; i++)
+			if (run->alerts.per_type[i])
+				fprintf(fp, " %s=%llu", bw_alert_type_name((enum bw_alert_type)i),
+					(unsigned long long)run->alerts.per_type[i]);
+		fputc('\n', fp);
+	}
 	uint64_t bad = 0;
 	for (int i = 0; i < BW_AN__COUNT; i++)
 		bad += an->n[i];

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 
+#include "alerts.h"
 #include "json.h"
 #include "worker.h"
 
@@ -17,6 +18,8 @@ struct bw_run_info {
 	double wall_seconds;   /* elapsed wall-clock time of the run */
 	double cpu_seconds;    /* user + system CPU of the process */
 	uint64_t events;       /* events written (all types) */
+	bool have_alerts;
+	struct bw_alerts_stats alerts;
 };
 
 /* Write the bindwatch.stats event into j (reset first). */

@@ -68,6 +68,8 @@ static bool handle_dns(struct bw_worker *w, const uint8_t *p, size_t n, const st
 	else
 		w->st.dns.queries++;
 	emit_dns(w, meta);
+	if (w->cfg.detect)
+		bw_detect_dns(w, w->msg, meta);
 	return true;
 }
 
@@ -161,7 +163,8 @@ struct bw_worker *bw_worker_new(const struct bw_worker_config *c, struct bw_outp
 	w->tcp = bw_tcp_table_new(&w->cfg.tcp, classify_tcp, w, &w->an);
 	w->msg = malloc(sizeof(*w->msg));
 	w->scratch = malloc(BW_FMT_SCRATCH);
-	if (!w->dec || !w->tcp || !w->msg || !w->scratch || bw_json_init(&w->json, 8u << 20) != BW_OK ||
+	w->detect = bw_detect_state_new();
+	if (!w->dec || !w->tcp || !w->msg || !w->scratch || !w->detect || bw_json_init(&w->json, 8u << 20) != BW_OK ||
 	    bw_worker_tls_init(w) != BW_OK) {
 		bw_worker_free(w);
 		return NULL;
@@ -180,6 +183,8 @@ void bw_worker_finish(struct bw_worker *w)
 		bw_tcp_table_flush(w->tcp);
 	if (w)
 		bw_worker_tls_finish(w);
+	if (w && w->cfg.detect)
+		bw_detect_finish(w);
 }
 
 void bw_worker_free(struct bw_worker *w)
@@ -190,6 +195,7 @@ void bw_worker_free(struct bw_worker *w)
 	bw_worker_tls_deinit(w);
 	bw_decoder_free(w->dec);
 	bw_json_deinit(&w->json);
+	bw_detect_state_free(w->detect);
 	free(w->scratch);
 	free(w->msg);
 	free(w);

@@ -15,6 +15,7 @@
 #include "../parsers/tls.h"
 #include "../parsers/x509.h"
 #include "capture.h"
+#include "detect.h"
 #include "sink.h"
 
 struct bw_worker_config {
@@ -36,6 +37,7 @@ struct bw_worker_config {
 	 * during the call (copy them, e.g. into an SPSC ring to the output
 	 * thread). Never blocks the worker: drop and count instead.
 	 */
+	struct bw_detect_env *detect;  /* borrowed; NULL: no correlation, no alerts */
 	void (*emit)(void *emit_ctx, const struct bw_event *ev);
 	void *emit_ctx;
 	unsigned worker_id;            /* 0..N-1, stamped on events as the producer */
@@ -84,6 +86,7 @@ struct bw_worker_stats {
 	struct bw_tcp_stats tcp;
 	struct bw_dns_stats dns;
 	struct bw_tls_stats tls;
+	uint64_t alerts;         /* alert events written by this worker */
 	uint64_t events_dropped; /* an event too large to format */
 };
 

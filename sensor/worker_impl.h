@@ -27,6 +27,7 @@ struct bw_worker {
 	struct bw_certcache *certs;
 	struct bw_quic_decoder *quic;
 	struct bw_udp_sessions *udp;
+	struct bw_detect_state *detect;
 
 	/* the frame being processed, for evidence */
 	const char *cur_file;

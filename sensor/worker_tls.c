@@ -167,6 +167,8 @@ static void emit_handshake(struct bw_worker *w, struct bw_tls_view *v, const str
 	bw_fmt_json_tls(&w->json, v, meta);
 	bw_worker_emit(w, BW_EV_TLS, meta->ts);
 	w->st.tls.handshakes++;
+	if (w->cfg.detect)
+		bw_detect_tls(w, v, meta, r.x);
 	chain_release(w, &r);
 }
 
@@ -275,6 +277,20 @@ static int tls_on_data(void *app, struct bw_tcp_flow *f, int dir, const uint8_t 
 			}
 		}
 		if (!bw_tls_looks_like_tls(data + off, len - off)) {
+			/* Not TLS: perhaps a dialogue that upgrades to it, on a port that did not say. */
+			bool guess = tf->client_dir >= 0 ? dir == tf->client_dir : dir == bw_tcp_flow_client_dir(f);
+			enum bw_starttls_proto sp =
+				tf->use_starttls ? BW_STARTTLS_NONE : bw_starttls_sniff(data + off, len - off, guess);
+			if (sp != BW_STARTTLS_NONE) {
+				tf->use_starttls = true;
+				bw_starttls_init(&tf->st, sp);
+				tf->client_dir = bw_starttls_sniff_is_client(sp, data + off, len - off, guess) ? dir : !dir;
+				return tls_on_data(app, f, dir, data, len, need, pkt);
+			}
+			if (!tf->use_starttls && bw_starttls_sniff_more(data + off, len - off, guess)) {
+				*need = off + (len - off) + 1;
+				return BW_EAGAIN;
+			}
 			tf->not_tls[dir] = tf->finished[dir] = true;
 			tls_flow_maybe_done(w, tf, f, pkt);
 			return BW_ENOTSUP;

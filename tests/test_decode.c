@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_decode.c: the frame decoder, with frames built byte by byte from the
- * inside out (payload first, then each header pushed in front of it).
+ * inside out (payload first, then each header pushed in front of it), and a
+ * few real frames (GTP-U from an nDPI test capture).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1594,6 +1595,185 @@ static void test_truncation(void **state)
 	truncate_all(x, &p, BW_LINK_RAW);
 }
 
+/* GTP-U in front of what is there: flags (E 4, S 2, PN 1 in the low bits),
+ * message type, TEID, and n extension headers of units[i] 4-byte units. */
+static void push_gtpu(struct pk *p, uint8_t flags, uint8_t type, uint32_t teid, const uint8_t *units, unsigned n)
+{
+	uint8_t next = 0;
+	for (unsigned i = n; i-- > 0;) {
+		size_t l = (size_t)units[i] * 4;
+		uint8_t *b = pk_push(p, l);
+		memset(b, 0x11, l);
+		b[0] = units[i];
+		b[l - 1] = next;
+		next = 0x85; /* PDU session container */
+	}
+	if (flags & 7) {
+		uint8_t *b = pk_push(p, 4);
+		w16(b, 0x1234);
+		b[2] = 0;
+		b[3] = next;
+	}
+	size_t len = p->len;
+	uint8_t *b = pk_push(p, 8);
+	b[0] = (uint8_t)(0x30 | flags);
+	b[1] = type;
+	w16(b + 2, (uint16_t)len);
+	w32(b + 4, teid);
+}
+
+/* inner UDP/IPv4 (1 -> 53, 8 bytes), GTP-U, outer UDP/IPv4 */
+static void build_gtpu(struct pk *p, uint8_t flags, uint8_t type, const uint8_t *units, unsigned n, uint16_t sport,
+		       uint16_t dport)
+{
+	build_udp4(p, 1, 53, 8);
+	push_gtpu(p, flags, type, 0x07ece496, units, n);
+	push_udp(p, sport, dport);
+	push_ip4(p, 17, A4(10, 238, 36, 64), A4(10, 238, 244, 49));
+}
+
+/* ndpi-tls-invalid-reads.pcapng frame 10 (ntop/nDPI tests): two VLAN tags,
+ * GTP-U G-PDU (no options) carrying a TCP SYN to 54.221.224.45:443 */
+static const uint8_t gtpu_frame[118] = {
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x60, 0x08, 0x10, 0x1a, 0x1c, 0x7f, 0x81, 0x00, 0x6c, 0x9f,
+	0x81, 0x00, 0x60, 0x02, 0x08, 0x00, 0x45, 0x68, 0x00, 0x60, 0xd5, 0x7a, 0x00, 0x00, 0xff, 0x11,
+	0xb7, 0x5c, 0x0a, 0xee, 0x24, 0x40, 0x0a, 0xee, 0xf4, 0x31, 0x08, 0x68, 0x08, 0x68, 0x00, 0x4c,
+	0x00, 0x00, 0x30, 0xff, 0x00, 0x3c, 0x07, 0xec, 0xe4, 0x96, 0x45, 0x00, 0x00, 0x3c, 0xb1, 0xdd,
+	0x40, 0x00, 0x40, 0x06, 0xdc, 0x03, 0x0a, 0xbf, 0x8b, 0x11, 0x36, 0xdd, 0xe0, 0x2d, 0xe4, 0xb8,
+	0x01, 0xbb, 0xf9, 0x15, 0x7c, 0x9e, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0xff, 0xff, 0x71, 0xa6,
+	0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x14, 0xcd, 0x43, 0x00, 0x00,
+	0x00, 0x00, 0x01, 0x03, 0x03, 0x06,
+};
+
+static void test_gtpu(void **state)
+{
+	struct fx *x = *state;
+	struct pk p;
+	/* the real capture */
+	assert_int_equal(dec_at(x, BW_LINK_ETHERNET, gtpu_frame, sizeof(gtpu_frame), sizeof(gtpu_frame), T0), BW_OK);
+	assert_int_equal(x->p.proto, 6);
+	assert_int_equal(x->p.sport, 58552);
+	assert_int_equal(x->p.dport, 443);
+	assert_int_equal(x->p.tcp_flags, BW_TCP_SYN);
+	assert_int_equal(x->p.n_vlan, 2);
+	assert_int_equal(x->p.n_tunnel, 1);
+	check_tunnel(x, 0, BW_TUN_GTPU, 0x07ece496);
+	assert_int_equal(x->p.tunnel[0].sport, 2152);
+	assert_int_equal(x->p.tunnel[0].dport, 2152);
+	assert_int_equal(x->p.tunnel[0].src.a[0], 10);
+	assert_int_equal(x->p.tunnel[0].src.a[1], 238);
+	assert_int_equal(x->p.src.a[1], 191); /* 10.191.139.17 inside */
+	assert_int_equal(x->p.dst.a[0], 54);
+
+	/* without options; with S or PN (optional fields, no chain); with E and
+	 * one, two or 16 extension headers; from 2152 only, to 2152 only */
+	const uint8_t units[16] = {1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3};
+	const struct {
+		uint8_t flags;
+		unsigned n;
+		uint16_t sport, dport;
+	} ok[] = {
+		{0, 0, 2152, 2152}, {2, 0, 2152, 2152}, {1, 0, 40000, 2152}, {4, 1, 2152, 2152},
+		{6, 2, 2152, 40000}, {7, 16, 2152, 2152},
+	};
+	for (size_t i = 0; i < BW_ARRAY_SIZE(ok); i++) {
+		build_gtpu(&p, ok[i].flags, 255, units, ok[i].n, ok[i].sport, ok[i].dport);
+		assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_OK);
+		check_udp4(x, 1, 53, 8);
+		assert_int_equal(x->p.n_tunnel, 1);
+		check_tunnel(x, 0, BW_TUN_GTPU, 0x07ece496);
+		assert_int_equal(x->p.tunnel[0].sport, ok[i].sport);
+		assert_int_equal(x->p.tunnel[0].dport, ok[i].dport);
+	}
+	/* the next-type byte is only read with E: with S alone it is ignored */
+	build_gtpu(&p, 2, 255, NULL, 0, 2152, 2152);
+	pk_data(&p)[28 + 11] = 0x85;
+	assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_OK);
+	check_udp4(x, 1, 53, 8);
+	/* IPv6 inside */
+	pk_init(&p);
+	pk_payload(&p, 8, 7);
+	push_udp(&p, 1, 53);
+	push_ip6(&p, 17, 1, 2);
+	push_gtpu(&p, 4, 255, 9, units, 2);
+	push_udp(&p, 2152, 2152);
+	push_ip6(&p, 17, 3, 4);
+	assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_OK);
+	assert_int_equal(x->p.ip_version, 6);
+	assert_int_equal(x->p.sport, 1);
+	check_tunnel(x, 0, BW_TUN_GTPU, 9);
+	assert_int_equal(x->p.tunnel[0].src.family, 6);
+	uint64_t anomalies = an_total(x);
+	assert_int_equal(anomalies, 0);
+
+	/* other message types are plain UDP: echo request/response, error
+	 * indication, supported extension headers notification, end marker */
+	const uint8_t types[] = {1, 2, 26, 31, 254};
+	for (size_t i = 0; i < BW_ARRAY_SIZE(types); i++) {
+		build_gtpu(&p, 2, types[i], NULL, 0, 2152, 2152);
+		assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_OK);
+		assert_int_equal(x->p.n_tunnel, 0);
+		assert_int_equal(x->p.sport, 2152);
+		assert_int_equal(x->p.dport, 2152);
+		assert_int_equal(x->p.payload_len, 12 + 20 + 8 + 8);
+	}
+	/* not GTP-U after all: version 2, GTP' (PT 0), the spare bit, a length
+	 * that does not match the datagram (longer, shorter): plain UDP */
+	const struct {
+		size_t at;
+		uint8_t v;
+	} notgtp[] = {{0, 0x50}, {0, 0x20}, {0, 0x38}, {3, 0x30}, {3, 0x10}};
+	for (size_t i = 0; i < BW_ARRAY_SIZE(notgtp); i++) {
+		build_gtpu(&p, 0, 255, NULL, 0, 2152, 2152);
+		pk_data(&p)[28 + notgtp[i].at] = notgtp[i].v;
+		assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_OK);
+		assert_int_equal(x->p.n_tunnel, 0);
+		assert_int_equal(x->p.dport, 2152);
+	}
+	/* a service port on either side: a DNS query from port 2152, a response to it */
+	const uint16_t sp[][2] = {{2152, 53}, {53, 2152}, {443, 2152}};
+	for (size_t i = 0; i < BW_ARRAY_SIZE(sp); i++) {
+		build_gtpu(&p, 0, 255, NULL, 0, sp[i][0], sp[i][1]);
+		assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_OK);
+		assert_int_equal(x->p.n_tunnel, 0);
+		assert_int_equal(x->p.sport, sp[i][0]);
+	}
+	assert_int_equal(an_total(x), anomalies);
+
+	/* malformed: an extension header running past the end; one of length
+	 * zero; more than 16; an empty G-PDU; a G-PDU that is not IP */
+	build_gtpu(&p, 4, 255, units, 1, 2152, 2152);
+	pk_data(&p)[28 + 12] = 20;
+	assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_ETRUNC);
+	assert_int_equal(an(x, BW_AN_TUNNEL_TRUNC), 1);
+	pk_data(&p)[28 + 12] = 0;
+	assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_EMALF);
+	assert_int_equal(an(x, BW_AN_TUNNEL_UNSUPPORTED), 1);
+	uint8_t many[16 + 1];
+	memset(many, 1, sizeof(many));
+	build_gtpu(&p, 4, 255, many, sizeof(many), 2152, 2152);
+	assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_ENOTSUP);
+	assert_int_equal(an(x, BW_AN_TUNNEL_UNSUPPORTED), 2);
+	pk_init(&p);
+	push_gtpu(&p, 0, 255, 1, NULL, 0);
+	push_udp(&p, 2152, 2152);
+	push_ip4(&p, 17, 1, 2);
+	assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_ETRUNC);
+	assert_int_equal(an(x, BW_AN_TUNNEL_TRUNC), 2);
+	pk_init(&p);
+	pk_payload(&p, 30, 0x20); /* an Ethernet PDU session */
+	push_gtpu(&p, 0, 255, 1, NULL, 0);
+	push_udp(&p, 2152, 2152);
+	push_ip4(&p, 17, 1, 2);
+	assert_int_equal(dec(x, BW_LINK_RAW, &p), BW_ENOTSUP);
+	assert_int_equal(an(x, BW_AN_TUNNEL_UNSUPPORTED), 3);
+	/* cut by the capture anywhere, with the options and a chain */
+	build_gtpu(&p, 7, 255, units, 2, 2152, 2152);
+	truncate_all(x, &p, BW_LINK_RAW);
+	assert_int_equal(x->p.n_tunnel, 1);
+	assert_string_equal(bw_tunnel_name(BW_TUN_GTPU), "gtpu");
+}
+
 /* ---- flow keys ---------------------------------------------------------- */
 
 static void test_flow_key(void **state)
@@ -1780,6 +1960,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
 		cmocka_unit_test(test_dedup_off),
 		cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gtpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flow_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_more_paths, setup, teardown),
 	};

@@ -93,6 +93,21 @@ suite_tls() {
 	TAIL=25 run_counted tls bash tests/tls/run.sh "$B/bindwatch"
 }
 
+suite_alerts() {
+	echo "== alerts: each alert type and its near miss on generated captures, dedup, ignore rules"
+	TAIL=30 run_counted alerts bash tests/alerts/run.sh "$B/bindwatch"
+}
+
+suite_syslog() {
+	echo "== syslog sinks against a real rsyslog (UDP, TCP, TLS, unix; CEF, LEEF, JSON; outages)"
+	TAIL=20 run_counted syslog bash tests/syslog/run.sh "$B/bindwatch"
+}
+
+suite_live() {
+	echo "== live capture in network namespaces (AF_PACKET + eBPF, AF_XDP, libpcap; bypass, fanout)"
+	TAIL=25 run_counted live bash tests/live/run.sh "$B/bindwatch"
+}
+
 suite_conformance() {
 	echo "== conformance against Zeek/Suricata/Arkime/nDPI/dnscap answers"
 	TAIL=25 run_counted conformance python3 tests/conformance/run.py --bindwatch "$B/bindwatch" \
@@ -126,6 +141,9 @@ all)
 	[ -f tests/cli/run.sh ] && suite_cli
 	[ -f tests/golden/check.py ] && suite_golden
 	[ -f tests/tls/run.sh ] && suite_tls
+	[ -f tests/alerts/run.sh ] && suite_alerts
+	[ -f tests/syslog/run.sh ] && suite_syslog
+	[ -f tests/live/run.sh ] && suite_live
 	[ -f tests/conformance/run.py ] && suite_conformance
 	suite_fuzz
 	;;

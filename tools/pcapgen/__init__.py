@@ -11,6 +11,7 @@ Library layout:
   scenarios_dns  the bundled DNS captures
   tls        TLS/SSL/DTLS record and handshake builder, JA3/JA3S/JA4
   scenarios_tls  the bundled TLS captures and the certificate validation suite
+  scenarios_alerts  the alert demo capture and the alert suite (tests/alerts/)
 
 Add a capture: write a function in a scenarios_*.py module decorated with
 @scenario("name", "one-line help"), fill the Capture it receives, and import
@@ -21,6 +22,7 @@ from . import dns, net, pcapfile, tls  # noqa: F401
 from .scenario import REGISTRY, Capture, TcpSession, scenario  # noqa: F401
 from . import scenarios_dns  # noqa: F401  (registers the DNS scenarios)
 from . import scenarios_tls  # noqa: F401  (registers the TLS scenarios)
+from . import scenarios_alerts  # noqa: F401  (registers the alert demo capture)
 
 
 def build(name, seed=1):

@@ -17,6 +17,9 @@ EPILOG = """examples:
   tools/pcapgen.py --tls-validation-suite /tmp/v               run tools/certgen.sh, write
       /tmp/v/validation.pcap, validation.truth.tsv (server, SNI -> expected
       bindwatch.tls.validation.status) and ca.pem (give it to --ca-file)
+  tools/pcapgen.py --alert-suite /tmp/a                        make certificates with openssl, write
+      /tmp/a/<case>.pcap, <case>.yaml (policy), zones/, ca/, cases.tsv and
+      expected.tsv (the alerts each case must and must not raise; tests/alerts/)
 
 Each scenario writes its capture file(s) and NAME.truth.tsv (the facts a
 sensor must report: file, packet, qname, qtype, rcode, section, owner, type,
@@ -39,6 +42,8 @@ def main(argv=None):
                     help="write nothing; exit 1 if any output differs from the file on disk")
     ap.add_argument("--tls-validation-suite", metavar="DIR",
                     help="make the certificate validation capture from tools/certgen.sh output into DIR and exit")
+    ap.add_argument("--alert-suite", metavar="DIR",
+                    help="make the alert test cases (captures, policies, expected alerts) into DIR and exit")
     ap.add_argument("--certgen", metavar="PATH", help="certgen.sh to use (default: tools/certgen.sh)")
     a = ap.parse_args(argv)
 
@@ -46,6 +51,17 @@ def main(argv=None):
         from .scenarios_tls import validation_suite
         try:
             paths = validation_suite(a.tls_validation_suite, certgen=a.certgen)
+        except (OSError, RuntimeError) as e:
+            print("pcapgen: %s" % e, file=sys.stderr)
+            return 1
+        for p in paths:
+            print(p)
+        return 0
+
+    if a.alert_suite:
+        from .scenarios_alerts import alert_suite
+        try:
+            paths = alert_suite(a.alert_suite)
         except (OSError, RuntimeError) as e:
             print("pcapgen: %s" % e, file=sys.stderr)
             return 1

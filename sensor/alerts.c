@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alerts.c: alert suppression and the bindwatch.alert event. The
+ * suppression table is a set-associative cache of dedup-key hashes (8 ways
+ * per bucket, the oldest way replaced), so its memory is fixed whatever an
+ * attacker makes us alert on; a forgotten key can only cause one extra alert
+ * later, never a lost one. Rate limiting per type works in packet time so an
+ * offline run gives the same alerts every time.
+ */
+#include "alerts.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../parsers/pktdedup.h"
+
+static const char *const type_names[BW_AL__COUNT] = {
+#define BW_AL_NAME(id, name, sev, desc) [BW_AL_##id] = name,
+	BW_ALERT_LIST(BW_AL_NAME)
+#undef BW_AL_NAME
+};
+static const char *const type_descs[BW_AL__COUNT] = {
+#define BW_AL_DESC(id, name, sev, desc) [BW_AL_##id] = desc,
+	BW_ALERT_LIST(BW_AL_DESC)
+#undef BW_AL_DESC
+};
+static const int type_sevs[BW_AL__COUNT] = {
+#define BW_AL_SEV(id, name, sev, desc) [BW_AL_##id] = sev,
+	BW_ALERT_LIST(BW_AL_SEV)
+#undef BW_AL_SEV
+};
+
+const char *bw_alert_type_name(enum bw_alert_type t) { return (unsigned)t < BW_AL__COUNT ? type_names[t] : "unknown"; }
+const char *bw_alert_type_description(enum bw_alert_type t)
+{
+	return (unsigned)t < BW_AL__COUNT ? type_descs[t] : "";
+}
+int bw_alert_type_severity(enum bw_alert_type t) { return (unsigned)t < BW_AL__COUNT ? type_sevs[t] : 1; }
+
+int bw_alert_type_from_name(const char *name)
+{
+	for (int i = 0; i < BW_AL__COUNT; i++)
+		if (strcmp(type_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+struct bw_evidence *bw_alert_evidence(struct bw_alert *a, const char *kind)
+{
+	static struct bw_evidence sink; /* write-only overflow target; never read */
+	if (a->n_evidence >= BW_ALERT_MAX_EVIDENCE)
+		return memset(&sink, 0, sizeof(sink));
+	struct bw_evidence *e = &a->evidence[a->n_evidence++];
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	return e;
+}
+
+/* ---- suppression ---- */
+
+#define WAYS 8
+
+struct dedup_entry {
+	uint64_t hash;             /* 0: empty */
+	bw_time_t last_emit;       /* packet time of the last written alert */
+	bw_time_t last_seen;
+	uint64_t held;             /* repeats held back since last_emit */
+	uint64_t total;
+	uint8_t type;
+	char id[17];
+	char name[96];             /* for the end-of-run update, cut if longer */
+};
+
+struct bw_alerts {
+	struct bw_alerts_config cfg;
+	pthread_mutex_t lock;
+	uint64_t seed[2];
+	uint64_t counter;
+	struct dedup_entry *table;
+	uint32_t buckets;
+	bw_time_t rl_window_start[BW_AL__COUNT];
+	uint32_t rl_count[BW_AL__COUNT];
+	struct bw_alerts_stats st;
+};
+
+struct bw_alerts *bw_alerts_new(const struct bw_alerts_config *c)
+{
+	struct bw_alerts *al = calloc(1, sizeof(*al));
+	if (!al)
+		return NULL;
+	if (c)
+		al->cfg = *c;
+	if (!al->cfg.suppress)
+		al->cfg.suppress = 3600 * BW_NSEC_PER_SEC;
+	if (!al->cfg.max_keys)
+		al->cfg.max_keys = 65536;
+	uint32_t b = 1;
+	while ((uint64_t)b * WAYS < al->cfg.max_keys)
+		b <<= 1;
+	al->buckets = b;
+	al->table = calloc((size_t)b * WAYS, sizeof(*al->table));
+	if (!al->table) {
+		free(al);
+		return NULL;
+	}
+	bw_hash_random_key(al->seed);
+	pthread_mutex_init(&al->lock, NULL);
+	return al;
+}
+
+void bw_alerts_free(struct bw_alerts *al)
+{
+	if (!al)
+		return;
+	pthread_mutex_destroy(&al->lock);
+	free(al->table);
+	free(al);
+}
+
+static void alert_key(struct bw_alert *a)
+{
+	if (a->dedup_key[0])
+		return;
+	char ip[64];
+	snprintf(a->dedup_key, sizeof(a->dedup_key), "%s|%s|%s|%u|%s", bw_alert_type_name(a->type),
+		 a->name ? a->name : "", a->addr.family ? bw_ip_str(&a->addr, ip, sizeof(ip)) : "", a->port,
+		 a->cert_sha256 ? a->cert_sha256 : "");
+}
+
+/* Find or make the entry of hash; *is_new when it was not there. Lock held. */
+static struct dedup_entry *dedup_slot(struct bw_alerts *al, uint64_t hash, bool *is_new)
+{
+	struct dedup_entry *b = &al->table[(size_t)(hash & (al->buckets - 1)) * WAYS];
+	struct dedup_entry *victim = &b[0];
+	for (int i = 0; i < WAYS; i++) {
+		if (b[i].hash == hash) {
+			*is_new = false;
+			return &b[i];
+		}
+		if (b[i].hash == 0 || (victim->hash != 0 && b[i].last_seen < victim->last_seen))
+			victim = &b[i];
+	}
+	if (victim->hash != 0)
+		al->st.keys_evicted++;
+	memset(victim, 0, sizeof(*victim));
+	victim->hash = hash;
+	*is_new = true;
+	return victim;
+}
+
+/* ---- the event ---- */
+
+static void write_alert(struct bw_json *j, const struct bw_alert *a, const char *id, uint64_t repeats,
+			bw_time_t first_emit, bool update)
+{
+	const struct bw_obs_meta *m = a->meta;
+	char ip[64];
+	bw_time_t ts = m ? m->ts : (a->n_evidence ? a->evidence[0].ts : 0);
+	int sev = a->severity ? a->severity : bw_alert_type_severity(a->type);
+
+	bw_json_reset(j);
+	bw_json_obj_begin(j, NULL);
+	bw_json_time(j, "@timestamp", ts);
+	bw_json_obj_begin(j, "event");
+	bw_json_str(j, "kind", "alert");
+	bw_json_str(j, "dataset", "bindwatch.alert");
+	bw_json_str(j, "id", id);
+	bw_json_u64(j, "severity", (uint64_t)sev);
+	bw_json_str(j, "reason", a->reason);
+	if (update)
+		bw_json_str(j, "action", "repeat-summary");
+	bw_json_obj_end(j);
+	bw_json_obj_begin(j, "rule");
+	bw_json_str(j, "name", bw_alert_type_name(a->type));
+	bw_json_str(j, "description", bw_alert_type_description(a->type));
+	bw_json_str(j, "ruleset", "bindwatch");
+	bw_json_obj_end(j);
+	if (m && m->src.family) {
+		bw_json_obj_begin(j, "source");
+		bw_json_ip(j, "ip", &m->src);
+		bw_json_u64(j, "port", m->sport);
+		bw_json_obj_end(j);
+	}
+	if ((m && m->dst.family) || a->name) {
+		bw_json_obj_begin(j, "destination");
+		if (m && m->dst.family) {
+			bw_json_ip(j, "ip", &m->dst);
+			bw_json_u64(j, "port", m->dport);
+		}
+		if (a->name)
+			bw_json_str(j, "domain", a->name);
+		bw_json_obj_end(j);
+	}
+	if (m && m->src.family) {
+		bw_json_obj_begin(j, "network");
+		bw_json_str(j, "transport", m->transport == IPPROTO_TCP ? "tcp" : "udp");
+		bw_json_obj_end(j);
+	}
+	if (a->cert_sha256) {
+		bw_json_obj_begin(j, "tls");
+		bw_json_obj_begin(j, "server");
+		bw_json_obj_begin(j, "hash");
+		bw_json_str(j, "sha256", a->cert_sha256);
+		bw_json_obj_end(j);
+		bw_json_obj_end(j);
+		bw_json_obj_end(j);
+	}
+	bw_json_obj_begin(j, "bindwatch");
+	if (m && m->file) {
+		bw_json_obj_begin(j, "pcap");
+		bw_json_str(j, "file", m->file);
+		if (m->packet)
+			bw_json_u64(j, "packet", m->packet);
+		bw_json_obj_end(j);
+	}
+	bw_json_obj_begin(j, "alert");
+	bw_json_str(j, "type", bw_alert_type_name(a->type));
+	bw_json_str(j, "dedup_key", a->dedup_key);
+	bw_json_u64(j, "repeats", repeats);
+	if (first_emit)
+		bw_json_time(j, "previous_alert", first_emit);
+	if (a->name)
+		bw_json_str(j, "name", a->name);
+	if (a->addr.family)
+		bw_json_str(j, "address", bw_ip_str(&a->addr, ip, sizeof(ip)));
+	if (a->port)
+		bw_json_u64(j, "port", a->port);
+	if (a->cert_sha256)
+		bw_json_str(j, "cert_sha256", a->cert_sha256);
+	if (a->policy)
+		bw_json_str(j, "policy", a->policy);
+	bw_json_obj_end(j);
+	if (a->n_evidence) {
+		bw_json_arr_begin(j, "evidence");
+		for (unsigned i = 0; i < a->n_evidence; i++) {
+			const struct bw_evidence *e = &a->evidence[i];
+			bw_json_obj_begin(j, NULL);
+			bw_json_str(j, "kind", e->kind);
+			if (e->ts)
+				bw_json_time(j, "@timestamp", e->ts);
+			if (e->file)
+				bw_json_str(j, "file", e->file);
+			if (e->packet)
+				bw_json_u64(j, "packet", e->packet);
+			if (e->name)
+				bw_json_str(j, "name", e->name);
+			if (e->addr.family)
+				bw_json_str(j, "address", bw_ip_str(&e->addr, ip, sizeof(ip)));
+			if (e->port)
+				bw_json_u64(j, "port", e->port);
+			if (e->cert_sha256)
+				bw_json_str(j, "cert_sha256", e->cert_sha256);
+			if (e->summary)
+				bw_json_str(j, "summary", e->summary);
+			bw_json_obj_end(j);
+		}
+		bw_json_arr_end(j);
+	}
+	bw_json_obj_end(j); /* bindwatch */
+	bw_json_obj_end(j);
+}
+
+bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j,
+		     void (*emit)(void *ctx, enum bw_event_type t, bw_time_t ts), void *ctx)
+{
+	bw_time_t ts = a->meta ? a->meta->ts : (a->n_evidence ? a->evidence[0].ts : 0);
+	alert_key(a);
+	uint64_t h = bw_hash(al->seed[0], al->seed[1], a->dedup_key, strlen(a->dedup_key));
+	if (h == 0)
+		h = 1;
+	char id[17];
+	uint64_t repeats = 0;
+	bw_time_t prev = 0;
+	bool write = false;
+
+	pthread_mutex_lock(&al->lock);
+	al->st.raised++;
+	bool is_new;
+	struct dedup_entry *e = dedup_slot(al, h, &is_new);
+	e->total++;
+	e->last_seen = ts;
+	if (!is_new && ts >= e->last_emit && ts - e->last_emit < al->cfg.suppress) {
+		e->held++;
+		al->st.suppressed++;
+	} else {
+		/* rate limit per type, in one-minute windows of packet time */
+		unsigned t = (unsigned)a->type;
+		if (ts - al->rl_window_start[t] >= 60 * BW_NSEC_PER_SEC || ts < al->rl_window_start[t]) {
+			al->rl_window_start[t] = ts;
+			al->rl_count[t] = 0;
+		}
+		if (al->cfg.max_per_type_per_min && ++al->rl_count[t] > al->cfg.max_per_type_per_min) {
+			al->st.rate_limited++;
+			al->st.rate_limited_per_type[t]++;
+			if (is_new)
+				e->hash = 0; /* not written: do not suppress its next occurrence either */
+		} else {
+			repeats = e->held;
+			prev = is_new ? 0 : e->last_emit;
+			e->held = 0;
+			e->last_emit = ts;
+			e->type = (uint8_t)a->type;
+			/* The id is a function of the dedup key and the packet time, not of
+			 * the run: the same capture gives the same ids every time, and a
+			 * collector can drop a re-sent alert by it. */
+			char idsrc[sizeof(a->dedup_key) + 24];
+			int il = snprintf(idsrc, sizeof(idsrc), "%s|%llu", a->dedup_key, (unsigned long long)ts);
+			snprintf(e->id, sizeof(e->id), "%016llx",
+				 (unsigned long long)bw_hash(0x62696e6477617463ULL, 0x68616c6572747321ULL, idsrc,
+							     (size_t)BW_MAX(il, 0)));
+			al->counter++;
+			snprintf(e->name, sizeof(e->name), "%s", a->name ? a->name : "");
+			memcpy(id, e->id, sizeof(id));
+			al->st.emitted++;
+			al->st.per_type[t]++;
+			write = true;
+		}
+	}
+	pthread_mutex_unlock(&al->lock);
+
+	if (!write)
+		return false;
+	write_alert(j, a, id, repeats, prev, false);
+	emit(ctx, BW_EV_ALERT, ts);
+	return true;
+}
+
+void bw_alerts_flush(struct bw_alerts *al, struct bw_json *j, void (*emit)(void *ctx, enum bw_event_type t, bw_time_t ts),
+		     void *ctx)
+{
+	for (size_t i = 0; i < (size_t)al->buckets * WAYS; i++) {
+		struct dedup_entry *e = &al->table[i];
+		if (!e->hash || !e->held)
+			continue;
+		struct bw_alert a;
+		memset(&a, 0, sizeof(a));
+		a.type = (enum bw_alert_type)e->type;
+		a.name = e->name[0] ? e->name : NULL;
+		snprintf(a.reason, sizeof(a.reason),
+			 "%llu more %s alert(s) for %s were held back by suppression since the alert at the time "
+			 "given in previous_alert; the last one at @timestamp.",
+			 (unsigned long long)e->held, bw_alert_type_name(a.type), e->name[0] ? e->name : "this binding");
+		snprintf(a.dedup_key, sizeof(a.dedup_key), "%s", "(update)");
+		struct bw_evidence *ev = bw_alert_evidence(&a, "suppressed");
+		ev->ts = e->last_seen;
+		write_alert(j, &a, e->id, e->held, e->last_emit, true);
+		/* @timestamp of the update is the last occurrence */
+		emit(ctx, BW_EV_ALERT, e->last_seen);
+		e->held = 0;
+	}
+}
+
+void bw_alerts_stats(struct bw_alerts *al, struct bw_alerts_stats *st)
+{
+	pthread_mutex_lock(&al->lock);
+	*st = al->st;
+	pthread_mutex_unlock(&al->lock);
+}

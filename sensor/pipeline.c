@@ -1,0 +1,1108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline.c: the offline multi-worker pipeline of pipeline.h. The reader
+ * runs in the caller's thread because it is the lightest stage (with the
+ * mmap reader it touches 16 bytes of record header and the first cache
+ * line of each frame) and the one whose errors the command line reports;
+ * workers and the output stage get threads of their own. Everything that
+ * crosses a thread goes through one SPSC ring per (producer, consumer)
+ * pair, so no stage takes a lock and each ring's cache lines move between
+ * exactly two cores. The frame descriptor is one 64-byte record, so the
+ * reader writes one cache line per frame when the mapping lends the bytes;
+ * copying is kept for readers that reuse their buffer. The dispatch hash
+ * reads as little of a frame as it can (link header, VLAN/MPLS stack, IP
+ * addresses) through the bounded cursor; anything it cannot place goes to
+ * worker 0, which then counts it exactly as a single worker would.
+ */
+#include "pipeline.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../parsers/wire.h"
+
+enum {
+	REC_FRAME = 1,    /* struct pl_frame, data points into the reader's mapping */
+	REC_FRAME_COPY,   /* struct pl_frame followed by the frame bytes */
+	REC_FRAME_HEAP,   /* struct pl_frame, data malloc'd by the reader, freed by the worker */
+	REC_INPUT_START,  /* a new capture file begins */
+	REC_END,          /* no more input */
+	REC_EVENT,        /* struct pl_event followed by the JSON (or pointing to a heap copy) */
+};
+
+/* Exactly 56 bytes: with the ring's 8-byte header, one cache line a frame. */
+struct pl_frame {
+	const uint8_t *data;
+	const char *file;
+	uint64_t number, offset;
+	bw_time_t ts;
+	uint32_t cap_len, wire_len;
+	int32_t linktype;
+	uint32_t ifindex;
+};
+_Static_assert(sizeof(struct pl_frame) + BW_RING_HDR == 64, "a frame descriptor is one cache line");
+
+struct pl_event {
+	bw_time_t ts;
+	uint32_t type;
+	uint16_t producer;
+	uint16_t pad;
+	uint64_t json_len;
+	char *heap_json; /* NULL: the JSON follows this struct */
+};
+
+struct pl_worker {
+	struct bw_pipeline *p;
+	unsigned id;
+	struct bw_worker *w;
+	struct bw_ring *in;   /* reader -> worker */
+	struct bw_ring *ev;   /* worker -> output */
+	pthread_t thread;
+	bool started;
+	_Atomic bool done;    /* set by the worker after its last event is published */
+	uint64_t frames_heap_freed, events_heap, idle_waits, events_lost;
+};
+
+/* A bounded set of certificate fingerprints (first 8 bytes of the SHA-256). */
+#define SEEN_WAYS 4
+struct seen_set {
+	uint64_t *slot;       /* buckets * SEEN_WAYS; 0 = empty */
+	uint64_t buckets;     /* power of two */
+	uint32_t *next_victim;
+};
+
+struct bw_pipeline {
+	struct bw_pipeline_config cfg;
+	struct bw_output *out;
+	unsigned n;
+	struct pl_worker wk[BW_PIPELINE_MAX_WORKERS];
+	struct bw_ring_waiter out_wake; /* the output thread sleeps here */
+	pthread_t out_thread;
+	bool out_started, finished;
+	struct bw_anomalies reader_an;  /* the capture readers' per-frame anomalies */
+	struct seen_set seen;
+	uint64_t x509_dups, frames_copied, frames_heap, frames_dispatched[BW_PIPELINE_MAX_WORKERS];
+	uint64_t output_idle_waits;
+	uint64_t frames_read;           /* over all files */
+};
+
+/* ---- statistics merge ---- */
+
+#define ADD_FIELDS(a, b, T)                                                                  \
+	do {                                                                                 \
+		_Static_assert(sizeof(T) % sizeof(uint64_t) == 0, #T " is all uint64_t");    \
+		uint64_t *pa_ = (uint64_t *)(void *)(a);                                     \
+		const uint64_t *pb_ = (const uint64_t *)(const void *)(b);                   \
+		for (size_t i_ = 0; i_ < sizeof(T) / sizeof(uint64_t); i_++)                 \
+			pa_[i_] += pb_[i_];                                                  \
+	} while (0)
+
+void bw_anomalies_merge(struct bw_anomalies *a, const struct bw_anomalies *b)
+{
+	for (size_t i = 0; i < BW_AN__COUNT; i++)
+		a->n[i] += b->n[i];
+}
+
+void bw_worker_stats_merge(struct bw_worker_stats *a, const struct bw_worker_stats *b)
+{
+	a->frames += b->frames;
+	a->bytes += b->bytes;
+	if (b->first_ts && (!a->first_ts || b->first_ts < a->first_ts))
+		a->first_ts = b->first_ts;
+	if (b->last_ts > a->last_ts)
+		a->last_ts = b->last_ts;
+	/* Every member of these is a uint64_t counter. The *_max ones add up
+	 * too: workers run at once, so the sum bounds the run's peak. */
+	ADD_FIELDS(&a->decode, &b->decode, struct bw_decode_stats);
+	ADD_FIELDS(&a->tcp, &b->tcp, struct bw_tcp_stats);
+	ADD_FIELDS(&a->dns, &b->dns, struct bw_dns_stats);
+	ADD_FIELDS(&a->tls, &b->tls, struct bw_tls_stats);
+	a->events_dropped += b->events_dropped;
+}
+
+/* ---- dispatch hash ---- */
+
+/*
+ * A stateless walk of the layers decode.c peels, far enough to find the
+ * innermost IP header of an unfragmented packet: the same flow seen plain
+ * and through a tunnel (a mirror copy the duplicate filter must drop) then
+ * lands on one worker, and a mirror feed carried in one ERSPAN or VXLAN
+ * tunnel still spreads over the workers. A fragment is hashed by the IP
+ * header it is a fragment of (the later fragments have no inner header to
+ * look at); a tunnel header that does not check out, or that decode.c
+ * would not unwrap, stops the walk at the enclosing IP pair.
+ */
+
+#define ET_IP4 0x0800
+#define ET_IP6 0x86DD
+#define ET_VLAN 0x8100
+#define ET_QINQ 0x88A8
+#define ET_QINQ_OLD 0x9100
+#define ET_QINQ_OLD2 0x9200
+#define ET_MPLS 0x8847
+#define ET_MPLS_MC 0x8848
+#define ET_PPPOE 0x8864
+#define ET_TEB 0x6558
+#define ET_PPP 0x880B
+#define ET_ERSPAN2 0x88BE
+#define ET_ERSPAN3 0x22EB
+#define PPP_IP4 0x0021
+#define PPP_IP6 0x0057
+#define PPP_MPLS 0x0281
+#define PPP_MPLS_MC 0x0283
+#define IPP_IPIP 4
+#define IPP_UDP 17
+#define IPP_IPV6 41
+#define IPP_GRE 47
+#define PORT_VXLAN 4789
+#define PORT_VXLAN_LINUX 8472
+#define PORT_GENEVE 6081
+#define PORT_GRE_UDP 4754
+#define PORT_TEREDO 3544
+#define HASH_MAX_LAYERS 32 /* VLAN tags, MPLS labels, link and tunnel headers: bounds the walk */
+#define HASH_MAX_IP 5      /* IP headers: the outer one and BW_MAX_TUNNEL tunnels */
+
+struct hctx {
+	unsigned layers, ips;
+};
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Symmetric: the two addresses are ordered before they are mixed. */
+static uint64_t pair_hash(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	uint64_t x[2] = { 0, 0 }, y[2] = { 0, 0 };
+	memcpy(x, a, n);
+	memcpy(y, b, n);
+	if (memcmp(a, b, n) > 0) {
+		uint64_t t0 = x[0], t1 = x[1];
+		x[0] = y[0];
+		x[1] = y[1];
+		y[0] = t0;
+		y[1] = t1;
+	}
+	uint64_t h = mix64(x[0] ^ 0x9e3779b97f4a7c15ULL);
+	h = mix64(h ^ x[1]);
+	h = mix64(h ^ y[0]);
+	h = mix64(h ^ y[1] ^ n);
+	return h | 1; /* never 0: 0 means "no IP header found" */
+}
+
+static uint64_t hash_ip(struct hctx *c, struct bw_wire *w, unsigned version);
+static uint64_t hash_ether(struct hctx *c, struct bw_wire *w);
+
+static bool deeper(struct hctx *c) { return ++c->layers <= HASH_MAX_LAYERS; }
+
+static uint64_t hash_mpls(struct hctx *c, struct bw_wire *w)
+{
+	while (deeper(c)) {
+		uint32_t e = bw_wire_u32(w);
+		if (!bw_wire_ok(w))
+			return 0;
+		if (!(e & 0x100))
+			continue;
+		uint32_t label = e >> 12;
+		if (label == 0)
+			return hash_ip(c, w, 4);
+		if (label == 2)
+			return hash_ip(c, w, 6);
+		const uint8_t *b = bw_wire_peek(w, 1);
+		if (!b)
+			return 0;
+		if ((b[0] >> 4) == 4 || (b[0] >> 4) == 6)
+			return hash_ip(c, w, b[0] >> 4);
+		if ((b[0] >> 4) == 0) {
+			bw_wire_skip(w, 4); /* pseudowire control word */
+			return bw_wire_ok(w) ? hash_ether(c, w) : 0;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static uint64_t hash_ppp(struct hctx *c, struct bw_wire *w)
+{
+	const uint8_t *b = bw_wire_peek(w, 2);
+	if (b && b[0] == 0xFF && b[1] == 0x03)
+		bw_wire_skip(w, 2);
+	uint16_t proto = bw_wire_u8(w);
+	if (!(proto & 1))
+		proto = (uint16_t)(proto << 8 | bw_wire_u8(w));
+	if (!bw_wire_ok(w))
+		return 0;
+	switch (proto) {
+	case PPP_IP4: return hash_ip(c, w, 4);
+	case PPP_IP6: return hash_ip(c, w, 6);
+	case PPP_MPLS:
+	case PPP_MPLS_MC: return hash_mpls(c, w);
+	default: return 0;
+	}
+}
+
+static uint64_t hash_ethertype(struct hctx *c, struct bw_wire *w, uint16_t type, bool len_ok)
+{
+	while (deeper(c)) {
+		switch (type) {
+		case ET_VLAN:
+		case ET_QINQ:
+		case ET_QINQ_OLD:
+		case ET_QINQ_OLD2:
+			bw_wire_skip(w, 2);
+			type = bw_wire_u16(w);
+			if (!bw_wire_ok(w))
+				return 0;
+			continue;
+		case ET_IP4: return hash_ip(c, w, 4);
+		case ET_IP6: return hash_ip(c, w, 6);
+		case ET_MPLS:
+		case ET_MPLS_MC: return hash_mpls(c, w);
+		case ET_PPPOE:
+			bw_wire_skip(w, 6);
+			return bw_wire_ok(w) ? hash_ppp(c, w) : 0;
+		default:
+			if (len_ok && type <= 1500) {
+				/* 802.3 + LLC/SNAP carrying an ethertype */
+				uint8_t dsap = bw_wire_u8(w), ssap = bw_wire_u8(w), ctrl = bw_wire_u8(w);
+				if ((ctrl & 3) != 3)
+					bw_wire_skip(w, 1);
+				if (!bw_wire_ok(w) || dsap != 0xAA || (ssap & 0xFE) != 0xAA)
+					return 0;
+				bw_wire_skip(w, 3);
+				type = bw_wire_u16(w);
+				if (!bw_wire_ok(w))
+					return 0;
+				len_ok = false;
+				continue;
+			}
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static uint64_t hash_ether(struct hctx *c, struct bw_wire *w)
+{
+	bw_wire_skip(w, 12);
+	uint16_t type = bw_wire_u16(w);
+	if (!bw_wire_ok(w) || !deeper(c))
+		return 0;
+	return hash_ethertype(c, w, type, true);
+}
+
+/* ERSPAN II/III after its GRE header (decode.c dec_erspan). */
+static uint64_t hash_erspan(struct hctx *c, struct bw_wire *w, unsigned type)
+{
+	uint16_t w0 = bw_wire_u16(w);
+	bw_wire_skip(w, 6);
+	unsigned ft = 0;
+	if (type == 3) {
+		bw_wire_skip(w, 2);
+		uint16_t w5 = bw_wire_u16(w);
+		ft = (w5 >> 10) & 0x1f;
+		if (w5 & 1)
+			bw_wire_skip(w, 8);
+	}
+	if (!bw_wire_ok(w) || (w0 >> 12) != type - 1 || (ft != 0 && ft != 2))
+		return 0;
+	return ft == 2 ? hash_ip(c, w, 0) : hash_ether(c, w);
+}
+
+/* GRE, RFC 2784/2890 and PPTP's enhanced GRE (decode.c dec_gre). */
+static uint64_t hash_gre(struct hctx *c, struct bw_wire *w)
+{
+	uint16_t fl = bw_wire_u16(w);
+	uint16_t proto = bw_wire_u16(w);
+	if (!bw_wire_ok(w))
+		return 0;
+	bool seq = fl & 0x1000;
+	switch (fl & 7) {
+	case 0:
+		if (fl & 0x4000)
+			return 0;
+		bw_wire_skip(w, ((fl & 0x8000) ? 4u : 0u) + ((fl & 0x2000) ? 4u : 0u) + (seq ? 4u : 0u));
+		break;
+	case 1:
+		if (proto != ET_PPP || !(fl & 0x2000) || (fl & 0xC000))
+			return 0;
+		bw_wire_skip(w, 4 + (seq ? 4u : 0u) + ((fl & 0x0080) ? 4u : 0u));
+		break;
+	default: return 0;
+	}
+	if (!bw_wire_ok(w))
+		return 0;
+	switch (proto) {
+	case ET_IP4: return hash_ip(c, w, 4);
+	case ET_IP6: return hash_ip(c, w, 6);
+	case ET_TEB: return hash_ether(c, w);
+	case ET_PPP: return hash_ppp(c, w);
+	case ET_MPLS:
+	case ET_MPLS_MC: return hash_mpls(c, w);
+	case ET_ERSPAN2: return seq ? hash_erspan(c, w, 2) : hash_ether(c, w);
+	case ET_ERSPAN3: return hash_erspan(c, w, 3);
+	default: return 0;
+	}
+}
+
+static bool service_port(uint16_t port)
+{
+	return port == 53 || port == 443 || port == 853 || port == 5353 || port == 5355;
+}
+
+/* Teredo (decode.c dec_teredo): IPv6 after optional auth/origin headers, filling the datagram. */
+static uint64_t hash_teredo(struct hctx *c, struct bw_wire *w)
+{
+	struct bw_wire t = *w;
+	for (int i = 0; i < 2; i++) {
+		struct bw_wire q = t;
+		uint8_t a = bw_wire_u8(&q), b = bw_wire_u8(&q);
+		if (!bw_wire_ok(&q) || a != 0)
+			break;
+		if (b == 1) {
+			uint8_t id_len = bw_wire_u8(&q), au_len = bw_wire_u8(&q);
+			bw_wire_skip(&q, (size_t)id_len + au_len + 9);
+		} else if (b == 0) {
+			bw_wire_skip(&q, 6);
+		} else {
+			break;
+		}
+		if (!bw_wire_ok(&q))
+			return 0;
+		t = q;
+	}
+	const uint8_t *h = bw_wire_peek(&t, 40);
+	if (!h || (h[0] >> 4) != 6)
+		return 0;
+	size_t plen = (size_t)h[4] << 8 | h[5];
+	if (plen + 40 < bw_wire_left(&t))
+		return 0; /* decode.c also takes a datagram cut by the snap length */
+	return hash_ip(c, &t, 6);
+}
+
+static uint64_t hash_udp(struct hctx *c, struct bw_wire *w)
+{
+	uint16_t sport = bw_wire_u16(w);
+	uint16_t dport = bw_wire_u16(w);
+	bw_wire_skip(w, 4);
+	if (!bw_wire_ok(w) || service_port(sport))
+		return 0;
+	if (dport == PORT_VXLAN || dport == PORT_VXLAN_LINUX) {
+		const uint8_t *h = bw_wire_peek(w, 8);
+		if (!h || !(h[0] & 0x08) || (h[0] & ~0x88) || h[7] != 0)
+			return 0;
+		bw_wire_skip(w, 8);
+		return hash_ether(c, w);
+	}
+	if (dport == PORT_GENEVE) {
+		const uint8_t *h = bw_wire_peek(w, 8);
+		if (!h || (h[0] >> 6) != 0 || (h[1] & 0x3f) != 0 || h[7] != 0)
+			return 0;
+		uint16_t proto = (uint16_t)(h[2] << 8 | h[3]);
+		bw_wire_skip(w, 8 + (size_t)(h[0] & 0x3f) * 4);
+		if (!bw_wire_ok(w))
+			return 0;
+		if (proto == ET_TEB)
+			return hash_ether(c, w);
+		if (proto == ET_IP4 || proto == ET_IP6)
+			return hash_ip(c, w, proto == ET_IP4 ? 4 : 6);
+		return 0;
+	}
+	if (dport == PORT_GRE_UDP) {
+		const uint8_t *h = bw_wire_peek(w, 4);
+		if (!h || ((h[0] << 8 | h[1]) & 0x4FFF) != 0)
+			return 0;
+		return hash_gre(c, w);
+	}
+	if (dport == PORT_TEREDO || sport == PORT_TEREDO)
+		return hash_teredo(c, w);
+	return 0;
+}
+
+/* The hash of what an unfragmented IP packet carries, 0 if not a tunnel we follow. */
+static uint64_t hash_l4(struct hctx *c, struct bw_wire *w, uint8_t proto)
+{
+	if (!deeper(c))
+		return 0;
+	switch (proto) {
+	case IPP_IPIP: return hash_ip(c, w, 4);
+	case IPP_IPV6: return hash_ip(c, w, 6);
+	case IPP_GRE: return hash_gre(c, w);
+	case IPP_UDP: return hash_udp(c, w);
+	default: return 0;
+	}
+}
+
+static bool ip6_ext(uint8_t nh)
+{
+	switch (nh) {
+	case 0: case 43: case 44: case 50: case 51: case 59: case 60: case 135: case 139: case 140: return true;
+	default: return false;
+	}
+}
+
+static uint64_t hash_ip(struct hctx *c, struct bw_wire *w, unsigned version)
+{
+	const uint8_t *h = bw_wire_peek(w, 1);
+	if (!h || ++c->ips > HASH_MAX_IP)
+		return 0;
+	unsigned v = h[0] >> 4;
+	if (version && v != version)
+		return 0;
+	if (v == 4) {
+		h = bw_wire_peek(w, 20);
+		if (!h)
+			return 0;
+		uint64_t here = pair_hash(h + 12, h + 16, 4);
+		size_t hlen = (size_t)(h[0] & 0x0f) * 4;
+		size_t tot = (size_t)h[2] << 8 | h[3];
+		uint16_t frag = (uint16_t)(h[6] << 8 | h[7]);
+		if ((frag & 0x3fff) || hlen < 20 || tot < hlen || hlen > bw_wire_left(w))
+			return here; /* a fragment (or malformed): hashed as it stands */
+		struct bw_wire pw;
+		bw_wire_skip(w, hlen);
+		bw_wire_sub(w, BW_MIN(tot - hlen, bw_wire_left(w)), &pw);
+		uint64_t inner = hash_l4(c, &pw, h[9]);
+		return inner ? inner : here;
+	}
+	if (v == 6) {
+		h = bw_wire_peek(w, 40);
+		if (!h)
+			return 0;
+		uint64_t here = pair_hash(h + 8, h + 24, 16);
+		size_t plen = (size_t)h[4] << 8 | h[5];
+		uint8_t nh = h[6];
+		struct bw_wire pw;
+		bw_wire_skip(w, 40);
+		bw_wire_sub(w, BW_MIN(plen, bw_wire_left(w)), &pw);
+		for (unsigned n = 0; ip6_ext(nh); n++) {
+			if (nh == 50 || nh == 59 || n >= BW_MAX_IP6_EXT)
+				return here;
+			uint8_t next = bw_wire_u8(&pw);
+			uint8_t l = bw_wire_u8(&pw);
+			if (nh == 44) {
+				uint16_t om = bw_wire_u16(&pw);
+				bw_wire_skip(&pw, 4);
+				if (!bw_wire_ok(&pw) || (om & 0xfff9) != 0)
+					return here; /* a real fragment: no inner header to look at */
+				nh = next;
+				continue;
+			}
+			bw_wire_skip(&pw, (nh == 51 ? ((size_t)l + 2) * 4 : ((size_t)l + 1) * 8) - 2);
+			if (!bw_wire_ok(&pw))
+				return here;
+			nh = next;
+		}
+		uint64_t inner = hash_l4(c, &pw, nh);
+		return inner ? inner : here;
+	}
+	return 0;
+}
+
+static unsigned af_version(uint32_t af)
+{
+	switch (af) {
+	case 2: return 4;
+	case 24:
+	case 28:
+	case 30: return 6;
+	default: return 0;
+	}
+}
+
+uint64_t bw_pipeline_dispatch_hash(int linktype, const uint8_t *frame, uint32_t cap_len)
+{
+	struct hctx c = { 0 };
+	struct bw_wire w;
+	bw_wire_init(&w, frame, cap_len);
+	switch (linktype) {
+	case BW_LINK_ETHERNET: return hash_ether(&c, &w);
+	case BW_LINK_RAW:
+	case BW_LINK_DLT_RAW12:
+	case BW_LINK_DLT_RAW14: return hash_ip(&c, &w, 0);
+	case BW_LINK_IPV4: return hash_ip(&c, &w, 4);
+	case BW_LINK_IPV6: return hash_ip(&c, &w, 6);
+	case BW_LINK_NULL:
+	case BW_LINK_LOOP: {
+		struct bw_wire be = w;
+		uint32_t af_le = bw_wire_u32_le(&w);
+		uint32_t af_be = bw_wire_u32(&be);
+		if (!bw_wire_ok(&w))
+			return 0;
+		unsigned v = af_version(af_be);
+		if (!v && linktype == BW_LINK_NULL)
+			v = af_version(af_le);
+		return v ? hash_ip(&c, &w, v) : 0;
+	}
+	case BW_LINK_LINUX_SLL: {
+		bw_wire_skip(&w, 14);
+		uint16_t proto = bw_wire_u16(&w);
+		return bw_wire_ok(&w) ? hash_ethertype(&c, &w, proto, false) : 0;
+	}
+	case BW_LINK_LINUX_SLL2: {
+		uint16_t proto = bw_wire_u16(&w);
+		bw_wire_skip(&w, 18);
+		return bw_wire_ok(&w) ? hash_ethertype(&c, &w, proto, false) : 0;
+	}
+	case BW_LINK_PPP: return hash_ppp(&c, &w);
+	case BW_LINK_PPP_HDLC: {
+		const uint8_t *b = bw_wire_peek(&w, 1);
+		if (b && (b[0] == 0x0F || b[0] == 0x8F)) {
+			bw_wire_skip(&w, 2);
+			uint16_t type = bw_wire_u16(&w);
+			return bw_wire_ok(&w) ? hash_ethertype(&c, &w, type, false) : 0;
+		}
+		return hash_ppp(&c, &w);
+	}
+	case BW_LINK_C_HDLC: {
+		bw_wire_skip(&w, 2);
+		uint16_t type = bw_wire_u16(&w);
+		return bw_wire_ok(&w) ? hash_ethertype(&c, &w, type, false) : 0;
+	}
+	default: return 0;
+	}
+}
+
+/* ---- certificate fingerprints seen by the output ---- */
+
+static int seen_init(struct seen_set *s, uint64_t entries)
+{
+	uint64_t b = 1;
+	while (b * SEEN_WAYS < entries)
+		b <<= 1;
+	s->buckets = b;
+	s->slot = calloc(b * SEEN_WAYS, sizeof(uint64_t));
+	s->next_victim = calloc(b, sizeof(uint32_t));
+	return s->slot && s->next_victim ? BW_OK : BW_ENOMEM;
+}
+
+static void seen_deinit(struct seen_set *s)
+{
+	free(s->slot);
+	free(s->next_victim);
+}
+
+/* True if key was already in the set; otherwise adds it (evicting round-robin in its bucket). */
+static bool seen_test_and_add(struct seen_set *s, uint64_t key)
+{
+	uint64_t b = mix64(key) & (s->buckets - 1);
+	uint64_t *slot = s->slot + b * SEEN_WAYS;
+	for (unsigned i = 0; i < SEEN_WAYS; i++) {
+		if (slot[i] == key)
+			return true;
+		if (slot[i] == 0) {
+			slot[i] = key;
+			return false;
+		}
+	}
+	slot[s->next_victim[b]] = key;
+	s->next_victim[b] = (s->next_victim[b] + 1) % SEEN_WAYS;
+	return false;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The certificate's fingerprint in an x509 event: the first
+ * "sha256":"<hex>" of the document is bindwatch.x509.sha256 (fmt_json
+ * writes the bindwatch object before the ECS x509 one, and nothing
+ * before it carries that key). 0 if not found.
+ */
+static uint64_t x509_key(const char *json, size_t len)
+{
+	static const char pat[] = "\"sha256\":\"";
+	const size_t pl = sizeof(pat) - 1;
+	const char *end = json + len;
+	for (const char *p = json; p + pl + 16 <= end; p++) {
+		p = memchr(p, '"', (size_t)(end - p));
+		if (!p || p + pl + 16 > end)
+			return 0;
+		if (memcmp(p, pat, pl) != 0)
+			continue;
+		uint64_t k = 0;
+		for (size_t i = 0; i < 16; i++) {
+			int v = hexval(p[pl + i]);
+			if (v < 0)
+				return 0;
+			k = k << 4 | (uint64_t)v;
+		}
+		return k ? k : 1;
+	}
+	return 0;
+}
+
+/* ---- worker threads ---- */
+
+static void pl_emit(void *ctx, const struct bw_event *ev)
+{
+	struct pl_worker *pw = ctx;
+	size_t need = sizeof(struct pl_event) + ev->json_len;
+	char *heap = NULL;
+	if (need > bw_ring_max_payload(pw->ev)) {
+		/* A multi-megabyte event: rare enough for the heap. */
+		heap = malloc(ev->json_len ? ev->json_len : 1);
+		if (!heap) {
+			pw->events_lost++;
+			bw_ring_drop(pw->ev);
+			return;
+		}
+		memcpy(heap, ev->json, ev->json_len);
+		need = sizeof(struct pl_event);
+		pw->events_heap++;
+	}
+	uint8_t *rec = bw_ring_reserve_wait(pw->ev, need, NULL);
+	if (!rec) { /* cannot happen: need fits by construction */
+		free(heap);
+		pw->events_lost++;
+		return;
+	}
+	struct pl_event pe = {
+		.ts = ev->ts, .type = (uint32_t)ev->type, .producer = ev->producer,
+		.json_len = ev->json_len, .heap_json = heap,
+	};
+	memcpy(rec, &pe, sizeof(pe));
+	if (!heap && ev->json_len)
+		memcpy(rec + sizeof(pe), ev->json, ev->json_len);
+	bw_ring_commit(pw->ev, REC_EVENT);
+}
+
+static void call(void (*fn)(void))
+{
+	if (fn)
+		fn();
+}
+
+static void *worker_main(void *arg)
+{
+	struct pl_worker *pw = arg;
+	const struct bw_pipeline_config *c = &pw->p->cfg;
+	call(c->thread_start);
+	unsigned since_q = 0;
+	for (;;) {
+		uint32_t type, len;
+		const uint8_t *rec = bw_ring_peek(pw->in, &type, &len);
+		if (!rec) {
+			/* Going idle: let the output see what we made, the reader reuse the space. */
+			bw_ring_publish(pw->ev);
+			bw_ring_release(pw->in);
+			call(c->quiescent);
+			call(c->idle_begin);
+			pw->idle_waits++;
+			bw_ring_wait_nonempty(pw->in, NULL);
+			call(c->idle_end);
+			continue;
+		}
+		if (type == REC_END) {
+			bw_ring_pop(pw->in);
+			break;
+		}
+		if (type == REC_INPUT_START) {
+			bw_worker_input_start(pw->w);
+		} else if (type == REC_FRAME || type == REC_FRAME_COPY || type == REC_FRAME_HEAP) {
+			struct pl_frame pf;
+			memcpy(&pf, rec, sizeof(pf));
+			struct bw_frame fr = {
+				.data = type == REC_FRAME_COPY ? rec + sizeof(pf) : pf.data,
+				.cap_len = pf.cap_len, .wire_len = pf.wire_len, .ts = pf.ts, .linktype = pf.linktype,
+				.ifindex = pf.ifindex, .number = pf.number, .offset = pf.offset,
+			};
+			bw_worker_frame(pw->w, &fr, pf.file);
+			if (type == REC_FRAME_HEAP) {
+				free((void *)pf.data);
+				pw->frames_heap_freed++;
+			}
+		}
+		bw_ring_pop(pw->in);
+		if (++since_q >= c->batch) {
+			since_q = 0;
+			call(c->quiescent);
+		}
+	}
+	bw_worker_finish(pw->w);
+	bw_ring_publish(pw->ev);
+	bw_ring_release(pw->in);
+	atomic_store_explicit(&pw->done, true, memory_order_release);
+	bw_ring_waiter_notify(&pw->p->out_wake);
+	call(c->thread_stop);
+	return NULL;
+}
+
+/* ---- output thread ---- */
+
+static void output_one(struct bw_pipeline *p, const uint8_t *rec)
+{
+	struct pl_event pe;
+	memcpy(&pe, rec, sizeof(pe));
+	const char *json = pe.heap_json ? pe.heap_json : (const char *)rec + sizeof(pe);
+	bool dup = false;
+	if (pe.type == BW_EV_X509 && p->n > 1) {
+		uint64_t k = x509_key(json, pe.json_len);
+		if (k && seen_test_and_add(&p->seen, k))
+			dup = true;
+	}
+	if (dup) {
+		p->x509_dups++;
+	} else {
+		struct bw_event ev = {
+			.type = (enum bw_event_type)pe.type, .producer = pe.producer, .ts = pe.ts,
+			.json = json, .json_len = pe.json_len,
+		};
+		bw_output_emit(p->out, &ev);
+	}
+	free(pe.heap_json);
+}
+
+static void *output_main(void *arg)
+{
+	struct bw_pipeline *p = arg;
+	call(p->cfg.thread_start);
+	const unsigned burst = p->cfg.batch * 4;
+	for (;;) {
+		bool any = false;
+		for (unsigned i = 0; i < p->n; i++) {
+			struct bw_ring *r = p->wk[i].ev;
+			uint32_t type, len;
+			const uint8_t *rec;
+			for (unsigned k = 0; k < burst && (rec = bw_ring_peek(r, &type, &len)) != NULL; k++) {
+				if (type == REC_EVENT)
+					output_one(p, rec);
+				bw_ring_pop(r);
+				any = true;
+			}
+		}
+		if (any)
+			continue;
+		/* Nothing visible anywhere: done if every worker is, else sleep. */
+		bool all_done = true;
+		for (unsigned i = 0; i < p->n; i++)
+			all_done &= atomic_load_explicit(&p->wk[i].done, memory_order_acquire);
+		bool empty = true;
+		for (unsigned i = 0; i < p->n; i++) {
+			bw_ring_release(p->wk[i].ev);
+			empty &= bw_ring_empty(p->wk[i].ev);
+		}
+		if (!empty)
+			continue;
+		if (all_done)
+			break;
+		uint32_t key = bw_ring_waiter_prepare(&p->out_wake);
+		bool ready = false;
+		for (unsigned i = 0; i < p->n && !ready; i++)
+			ready = !bw_ring_empty(p->wk[i].ev) || atomic_load(&p->wk[i].done);
+		if (ready) {
+			bw_ring_waiter_cancel(&p->out_wake);
+			continue;
+		}
+		p->output_idle_waits++;
+		bw_ring_waiter_wait(&p->out_wake, key, 50);
+	}
+	call(p->cfg.thread_stop);
+	return NULL;
+}
+
+/* ---- setup ---- */
+
+unsigned bw_pipeline_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > BW_PIPELINE_MAX_WORKERS)
+		n = BW_PIPELINE_MAX_WORKERS;
+	return (unsigned)n;
+}
+
+void bw_pipeline_config_default(struct bw_pipeline_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->workers = bw_pipeline_default_workers();
+	c->frame_ring_bytes = 512u << 10;
+	c->event_ring_bytes = 4u << 20;
+	c->batch = BW_RING_DEFAULT_BATCH;
+	/* A benchmarking knob (bench/NOTES.md): copy frames even from the mapping. */
+	const char *copy = getenv("BINDWATCH_COPY_FRAMES");
+	c->copy_frames = copy && *copy && strcmp(copy, "0") != 0;
+}
+
+static void set_err(char *err, size_t cap, const char *msg)
+{
+	if (err && cap)
+		snprintf(err, cap, "%s", msg);
+}
+
+/* Push a control record (no payload beyond a byte) to worker i, waiting for room. */
+static void push_ctl(struct bw_pipeline *p, unsigned i, uint32_t type)
+{
+	if (bw_ring_reserve_wait(p->wk[i].in, 1, NULL))
+		bw_ring_commit(p->wk[i].in, type);
+}
+
+struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const struct bw_worker_config *wc,
+				    struct bw_output *out, char *err, size_t errcap)
+{
+	if (!pc || !wc || !out || pc->workers < 1 || pc->workers > BW_PIPELINE_MAX_WORKERS) {
+		set_err(err, errcap, "pipeline: workers must be 1 to 64");
+		return NULL;
+	}
+	struct bw_pipeline *p = calloc(1, sizeof(*p));
+	if (!p) {
+		set_err(err, errcap, "pipeline: out of memory");
+		return NULL;
+	}
+	p->cfg = *pc;
+	if (!p->cfg.batch)
+		p->cfg.batch = BW_RING_DEFAULT_BATCH;
+	if (p->cfg.frame_ring_bytes < BW_RING_MIN_CAPACITY)
+		p->cfg.frame_ring_bytes = 512u << 10;
+	if (p->cfg.event_ring_bytes < BW_RING_MIN_CAPACITY)
+		p->cfg.event_ring_bytes = 4u << 20;
+	p->out = out;
+	p->n = pc->workers;
+	bw_ring_waiter_init(&p->out_wake);
+	uint64_t certs = (uint64_t)(wc->cert_cache_entries ? wc->cert_cache_entries : 4096) * p->n;
+	if (seen_init(&p->seen, certs) != BW_OK)
+		goto nomem;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct pl_worker *pw = &p->wk[i];
+		pw->p = p;
+		pw->id = i;
+		atomic_init(&pw->done, false);
+		struct bw_worker_config c = *wc;
+		c.emit = pl_emit;
+		c.emit_ctx = pw;
+		c.worker_id = i;
+		pw->in = bw_ring_new(p->cfg.frame_ring_bytes, p->cfg.batch);
+		pw->ev = bw_ring_new(p->cfg.event_ring_bytes, p->cfg.batch);
+		pw->w = bw_worker_new(&c, out);
+		if (!pw->in || !pw->ev || !pw->w)
+			goto nomem;
+		bw_ring_set_consumer_waiter(pw->ev, &p->out_wake);
+	}
+	for (unsigned i = 0; i < p->n; i++) {
+		if (pthread_create(&p->wk[i].thread, NULL, worker_main, &p->wk[i]) != 0) {
+			set_err(err, errcap, "pipeline: cannot start a worker thread");
+			goto fail;
+		}
+		p->wk[i].started = true;
+	}
+	if (pthread_create(&p->out_thread, NULL, output_main, p) != 0) {
+		set_err(err, errcap, "pipeline: cannot start the output thread");
+		goto fail;
+	}
+	p->out_started = true;
+	return p;
+nomem:
+	set_err(err, errcap, "pipeline: out of memory");
+fail:
+	bw_pipeline_free(p);
+	return NULL;
+}
+
+/* ---- reader ---- */
+
+static void dispatch(struct bw_pipeline *p, const struct bw_frame *fr, const char *name, bool lend)
+{
+	uint64_t h = bw_pipeline_dispatch_hash(fr->linktype, fr->data, fr->cap_len);
+	unsigned i = (unsigned)(((unsigned __int128)h * p->n) >> 64);
+	struct bw_ring *r = p->wk[i].in;
+	struct pl_frame pf = {
+		.data = fr->data, .file = name, .number = fr->number, .offset = fr->offset, .ts = fr->ts,
+		.cap_len = fr->cap_len, .wire_len = fr->wire_len, .linktype = fr->linktype, .ifindex = fr->ifindex,
+	};
+	uint32_t type = REC_FRAME;
+	size_t need = sizeof(pf);
+	if (!lend) {
+		if (sizeof(pf) + fr->cap_len <= bw_ring_max_payload(r)) {
+			type = REC_FRAME_COPY;
+			need += fr->cap_len;
+			p->frames_copied++;
+		} else {
+			uint8_t *copy = malloc(fr->cap_len ? fr->cap_len : 1);
+			if (!copy) {
+				/* Out of memory for one huge frame: the worker gets none of it.
+				 * Counted as a ring drop rather than silently lost. */
+				bw_ring_drop(r);
+				return;
+			}
+			memcpy(copy, fr->data, fr->cap_len);
+			pf.data = copy;
+			type = REC_FRAME_HEAP;
+			p->frames_heap++;
+		}
+	}
+	uint8_t *rec = bw_ring_reserve_wait(r, need, NULL);
+	if (!rec) { /* cannot happen: need fits by construction */
+		if (type == REC_FRAME_HEAP)
+			free((void *)pf.data);
+		bw_ring_drop(r);
+		return;
+	}
+	memcpy(rec, &pf, sizeof(pf));
+	if (type == REC_FRAME_COPY)
+		memcpy(rec + sizeof(pf), fr->data, fr->cap_len);
+	bw_ring_commit(r, type);
+	p->frames_dispatched[i]++;
+}
+
+int bw_pipeline_read_file(struct bw_pipeline *p, const char *path, const char *name, enum bw_reader_kind kind,
+			  bool *opened, uint64_t *bytes_read, uint64_t *file_size, char *err, size_t errcap)
+{
+	struct bw_capture_file *f;
+	*opened = false;
+	*bytes_read = *file_size = 0;
+	if (p->finished) {
+		set_err(err, errcap, "pipeline: already finished");
+		return BW_EINVAL;
+	}
+	int rc = bw_capture_file_open(path, kind, &p->reader_an, &f, err, errcap);
+	if (rc != BW_OK)
+		return rc;
+	*opened = true;
+	/* Our mmap reader lends frames that stay valid until close (capture_file.c);
+	 * libpcap reuses its buffer at every next(). */
+	bool lend = !p->cfg.copy_frames && strcmp(bw_capture_file_format(f), "libpcap") != 0;
+	for (unsigned i = 0; i < p->n; i++)
+		push_ctl(p, i, REC_INPUT_START);
+	struct bw_frame fr;
+	while ((rc = bw_capture_file_next(f, &fr)) == BW_OK) {
+		dispatch(p, &fr, name, lend);
+		if (bw_unlikely((++p->frames_read & 4095) == 0)) {
+			if (p->cfg.stop && *p->cfg.stop)
+				break;
+			if (p->cfg.progress)
+				p->cfg.progress(p->cfg.progress_ctx, bw_capture_file_pos(f), p->frames_read);
+		}
+	}
+	if (rc == BW_EEOF || rc == BW_OK) {
+		rc = BW_OK;
+	} else {
+		set_err(err, errcap, bw_capture_file_error(f));
+	}
+	/* Lent frames point into the mapping: every worker must be past them before it goes. */
+	for (unsigned i = 0; i < p->n; i++) {
+		if (lend)
+			bw_ring_wait_drained(p->wk[i].in);
+		else
+			bw_ring_publish(p->wk[i].in);
+	}
+	*bytes_read = bw_capture_file_pos(f);
+	*file_size = bw_capture_file_size(f);
+	bw_capture_file_close(f);
+	return rc;
+}
+
+void bw_pipeline_finish(struct bw_pipeline *p)
+{
+	if (!p || p->finished)
+		return;
+	p->finished = true;
+	for (unsigned i = 0; i < p->n; i++) {
+		if (p->wk[i].started) {
+			push_ctl(p, i, REC_END);
+			bw_ring_publish(p->wk[i].in);
+		} else {
+			atomic_store(&p->wk[i].done, true); /* never started: nothing to wait for */
+		}
+	}
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->wk[i].started)
+			pthread_join(p->wk[i].thread, NULL);
+	bw_ring_waiter_notify(&p->out_wake);
+	if (p->out_started)
+		pthread_join(p->out_thread, NULL);
+}
+
+void bw_pipeline_stats(const struct bw_pipeline *p, struct bw_worker_stats *st, struct bw_anomalies *an)
+{
+	memset(st, 0, sizeof(*st));
+	if (an)
+		*an = p->reader_an;
+	for (unsigned i = 0; i < p->n; i++) {
+		if (!p->wk[i].w)
+			continue;
+		struct bw_worker_stats ws;
+		struct bw_anomalies wa;
+		bw_worker_stats(p->wk[i].w, &ws, &wa);
+		ws.events_dropped += p->wk[i].events_lost;
+		bw_worker_stats_merge(st, &ws);
+		if (an)
+			bw_anomalies_merge(an, &wa);
+	}
+	/* x509 events the output dropped as already written were never written */
+	st->tls.x509_events -= BW_MIN(st->tls.x509_events, p->x509_dups);
+}
+
+void bw_pipeline_own_stats(const struct bw_pipeline *p, struct bw_pipeline_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->workers = p->n;
+	st->frames_copied = p->frames_copied;
+	st->frames_heap = p->frames_heap;
+	st->x509_duplicates_dropped = p->x509_dups;
+	st->output_idle_waits = p->output_idle_waits;
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct pl_worker *pw = &p->wk[i];
+		st->frames_dispatched[i] = p->frames_dispatched[i];
+		st->events_heap += pw->events_heap;
+		st->worker_idle_waits += pw->idle_waits;
+		struct bw_ring_stats rs;
+		if (pw->in) {
+			bw_ring_stats(pw->in, &rs);
+			st->frame_ring_full_waits += rs.full_waits;
+		}
+		if (pw->ev) {
+			bw_ring_stats(pw->ev, &rs);
+			st->event_ring_full_waits += rs.full_waits;
+		}
+	}
+}
+
+void bw_pipeline_free(struct bw_pipeline *p)
+{
+	if (!p)
+		return;
+	bw_pipeline_finish(p);
+	for (unsigned i = 0; i < p->n; i++) {
+		struct pl_worker *pw = &p->wk[i];
+		bw_worker_free(pw->w);
+		/* Heap copies still queued (threads that never ran) are freed here. */
+		uint32_t type, len;
+		const uint8_t *rec;
+		while (pw->in && (rec = bw_ring_peek(pw->in, &type, &len)) != NULL) {
+			if (type == REC_FRAME_HEAP) {
+				struct pl_frame pf;
+				memcpy(&pf, rec, sizeof(pf));
+				free((void *)pf.data);
+			}
+			bw_ring_pop(pw->in);
+		}
+		while (pw->ev && (rec = bw_ring_peek(pw->ev, &type, &len)) != NULL) {
+			struct pl_event pe;
+			memcpy(&pe, rec, sizeof(pe));
+			free(pe.heap_json);
+			bw_ring_pop(pw->ev);
+		}
+		bw_ring_free(pw->in);
+		bw_ring_free(pw->ev);
+	}
+	seen_deinit(&p->seen);
+	free(p);
+}

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/* test_table.c: bounded concurrent hash table: copy-in/out, growth, sampled eviction, RCU frees, threads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../sensor/table.h"
+
+struct put {
+	const void *val;
+	size_t len;
+	bool create;
+	size_t old_len;
+	bool had;
+};
+
+static int put_fn(void *ctx, const void *old, size_t old_len, void *out, size_t cap)
+{
+	struct put *p = ctx;
+	p->had = old != NULL;
+	p->old_len = old_len;
+	if (!old && !p->create)
+		return 0;
+	if (p->len > cap)
+		return BW_EINVAL;
+	memcpy(out, p->val, p->len);
+	return (int)p->len;
+}
+
+static int put(struct bw_table *t, const char *key, const void *val, size_t len, bw_time_t now)
+{
+	struct put p = { val, len, true, 0, false };
+	return bw_table_update(t, key, strlen(key), now, put_fn, &p);
+}
+
+static struct bw_table *mk(size_t cap, uint32_t stripes, uint32_t sample)
+{
+	struct bw_table_config c = { .name = "t", .capacity = cap, .stripes = stripes, .sample = sample,
+				     .seed = { 1, 2 } };
+	return bw_table_new(&c);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	bw_table_thread_register();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	bw_table_thread_unregister();
+	return 0;
+}
+
+static void test_config(void **state)
+{
+	(void)state;
+	struct bw_table_config c = { .capacity = 0 };
+	assert_null(bw_table_new(&c));
+	assert_null(bw_table_new(NULL));
+	c.capacity = 100;
+	c.stripes = 3;
+	assert_null(bw_table_new(&c));
+	c.stripes = 128;
+	assert_null(bw_table_new(&c));
+	c.capacity = 2;
+	c.stripes = 4; /* more stripes than entries */
+	assert_null(bw_table_new(&c));
+	c.capacity = (size_t)BW_TABLE_MAX_CAPACITY + 1;
+	c.stripes = 0;
+	assert_null(bw_table_new(&c));
+	bw_table_free(NULL);
+	struct bw_table *t = mk(10, 0, 0);
+	assert_non_null(t);
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	assert_string_equal(st.name, "t");
+	assert_int_equal(st.capacity, 10);
+	assert_int_equal(st.entries, 0);
+	bw_table_free(t);
+}
+
+static void test_basic(void **state)
+{
+	(void)state;
+	struct bw_table *t = mk(100, 0, 0);
+	char out[64];
+	assert_int_equal(bw_table_lookup(t, "a", 1, out, sizeof(out)), BW_ENOENT);
+	assert_int_equal(put(t, "a", "hello", 5, 10), 5);
+	assert_int_equal(put(t, "ab", "world!!!x", 9, 11), 9);
+	memset(out, 0, sizeof(out));
+	assert_int_equal(bw_table_lookup(t, "a", 1, out, sizeof(out)), 5);
+	assert_memory_equal(out, "hello", 5);
+	assert_int_equal(bw_table_lookup(t, "ab", 2, out, sizeof(out)), 9);
+	assert_memory_equal(out, "world!!!x", 9);
+	/* Too small a buffer is refused, not truncated silently. */
+	assert_int_equal(bw_table_lookup(t, "ab", 2, out, 4), BW_ELIMIT);
+	/* Prefix and longer keys are different keys. */
+	assert_int_equal(bw_table_lookup(t, "abc", 3, out, sizeof(out)), BW_ENOENT);
+	/* Update in place: the old value is handed to the callback. */
+	struct put p = { "HELLO", 5, true, 0, false };
+	assert_int_equal(bw_table_update(t, "a", 1, 12, put_fn, &p), 5);
+	assert_true(p.had);
+	assert_int_equal(p.old_len, 5);
+	assert_int_equal(bw_table_lookup(t, "a", 1, out, sizeof(out)), 5);
+	assert_memory_equal(out, "HELLO", 5);
+	/* A callback returning 0 creates nothing. */
+	struct put q = { "x", 1, false, 0, false };
+	assert_int_equal(bw_table_update(t, "zz", 2, 13, put_fn, &q), 0);
+	assert_false(q.had);
+	assert_int_equal(bw_table_lookup(t, "zz", 2, out, sizeof(out)), BW_ENOENT);
+	/* Bad lengths. */
+	char big[BW_TABLE_KEY_MAX + 1];
+	memset(big, 'k', sizeof(big));
+	struct put r = { "v", 1, true, 0, false };
+	assert_int_equal(bw_table_update(t, big, sizeof(big), 1, put_fn, &r), BW_EINVAL);
+	assert_int_equal(bw_table_update(t, big, 0, 1, put_fn, &r), BW_EINVAL);
+	assert_int_equal(bw_table_update(t, big, BW_TABLE_KEY_MAX, 1, put_fn, &r), 1);
+	assert_int_equal(bw_table_lookup(t, big, BW_TABLE_KEY_MAX, out, sizeof(out)), 1);
+	assert_int_equal(bw_table_lookup(t, big, sizeof(big), out, sizeof(out)), BW_ENOENT);
+	/* Remove. */
+	assert_int_equal(bw_table_remove(t, "a", 1), BW_OK);
+	assert_int_equal(bw_table_remove(t, "a", 1), BW_ENOENT);
+	assert_int_equal(bw_table_lookup(t, "a", 1, out, sizeof(out)), BW_ENOENT);
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, 2);
+	assert_int_equal(st.inserts, 3);
+	assert_int_equal(st.updates, 1);
+	assert_int_equal(st.removes, 1);
+	assert_true(st.bytes > 2 * 40 + BW_TABLE_KEY_MAX);
+	bw_table_free(t);
+}
+
+static int grow_fn(void *ctx, const void *old, size_t old_len, void *out, size_t cap)
+{
+	(void)ctx;
+	/* Append one byte (its value: the old length) per call. */
+	if (old_len + 1 > cap)
+		return BW_ELIMIT;
+	if (old)
+		memcpy(out, old, old_len);
+	((uint8_t *)out)[old_len] = (uint8_t)old_len;
+	return (int)old_len + 1;
+}
+
+static void test_grow(void **state)
+{
+	(void)state;
+	struct bw_table *t = mk(4, 1, 0);
+	uint8_t out[BW_TABLE_VALUE_MAX];
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(bw_table_update(t, "k", 1, (bw_time_t)i, grow_fn, NULL), i + 1);
+	assert_int_equal(bw_table_lookup(t, "k", 1, out, sizeof(out)), 600);
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(out[i], (uint8_t)i);
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	assert_int_equal(st.inserts, 1);
+	assert_int_equal(st.updates, 599);
+	/* Grown by copy + replace, but not on every byte: allocator slack is used in place. */
+	assert_true(st.grows > 0);
+	assert_true(st.grows < 599);
+	assert_int_equal(st.entries, 1);
+	/* A value larger than the maximum is refused and the old one kept. */
+	uint8_t huge[BW_TABLE_VALUE_MAX];
+	memset(huge, 7, sizeof(huge));
+	struct put p = { huge, sizeof(huge), true, 0, false };
+	assert_int_equal(bw_table_update(t, "k", 1, 1000, put_fn, &p), BW_TABLE_VALUE_MAX);
+	assert_int_equal(bw_table_lookup(t, "k", 1, out, sizeof(out)), BW_TABLE_VALUE_MAX);
+	bw_table_free(t);
+}
+
+static void test_evict_exact(void **state)
+{
+	(void)state;
+	/* One stripe of 4 entries, sample 8: eviction picks the stalest exactly. */
+	struct bw_table *t = mk(4, 1, 8);
+	char out[8];
+	assert_int_equal(put(t, "k1", "1", 1, 10), 1);
+	assert_int_equal(put(t, "k2", "2", 1, 20), 1);
+	assert_int_equal(put(t, "k3", "3", 1, 30), 1);
+	assert_int_equal(put(t, "k4", "4", 1, 40), 1);
+	assert_int_equal(put(t, "k1", "1", 1, 50), 1); /* refreshed: k2 is now the stalest */
+	assert_int_equal(put(t, "k5", "5", 1, 60), 1);
+	assert_int_equal(bw_table_lookup(t, "k2", 2, out, sizeof(out)), BW_ENOENT);
+	assert_int_equal(bw_table_lookup(t, "k1", 2, out, sizeof(out)), 1);
+	assert_int_equal(put(t, "k6", "6", 1, 70), 1);
+	assert_int_equal(bw_table_lookup(t, "k3", 2, out, sizeof(out)), BW_ENOENT);
+	/* Times are packet times: an update with an older time does not make it fresher. */
+	assert_int_equal(put(t, "k4", "4", 1, 5), 1);
+	assert_int_equal(put(t, "k7", "7", 1, 80), 1);
+	assert_int_equal(bw_table_lookup(t, "k4", 2, out, sizeof(out)), BW_ENOENT);
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, 4);
+	assert_int_equal(st.evictions, 3);
+	assert_int_equal(st.inserts, 7);
+	bw_table_free(t);
+}
+
+static void test_evict_sampled(void **state)
+{
+	(void)state;
+	/* 4096 entries in 2 stripes, sample 8: old entries go first, though not strictly. */
+	struct bw_table *t = mk(4096, 2, 8);
+	char key[32], out[8];
+	for (int i = 0; i < 8192; i++) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		struct put p = { "v", 1, true, 0, false };
+		assert_int_equal(bw_table_update(t, key, (size_t)n, (bw_time_t)i + 1, put_fn, &p), 1);
+	}
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, 4096);
+	assert_int_equal(st.evictions, 4096);
+	int old_left = 0, new_left = 0;
+	for (int i = 0; i < 8192; i++) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		bool in = bw_table_lookup(t, key, (size_t)n, out, sizeof(out)) == 1;
+		if (i < 2048)
+			old_left += in;
+		else if (i >= 6144)
+			new_left += in;
+	}
+	/* The oldest quarter is nearly gone, the newest quarter nearly all there. */
+	assert_true(old_left < 100);
+	assert_true(new_left > 1900);
+	bw_table_free(t);
+}
+
+static void test_many_stripes(void **state)
+{
+	(void)state;
+	struct bw_table *t = mk(200000, 0, 0);
+	char key[32];
+	uint64_t out[2];
+	for (uint64_t i = 0; i < 50000; i++) {
+		int n = snprintf(key, sizeof(key), "%llu.example", (unsigned long long)i);
+		uint64_t v[2] = { i, ~i };
+		assert_int_equal(put(t, key, v, sizeof(v), i), 16);
+		(void)n;
+	}
+	for (uint64_t i = 0; i < 50000; i += 7) {
+		int n = snprintf(key, sizeof(key), "%llu.example", (unsigned long long)i);
+		assert_int_equal(bw_table_lookup(t, key, (size_t)n, out, sizeof(out)), 16);
+		assert_true(out[0] == i && out[1] == ~i);
+	}
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, 50000);
+	assert_int_equal(st.evictions, 0);
+	bw_table_free(t);
+}
+
+/* Freeing from a thread that never registered (the table registers it for the call). */
+static void *free_unregistered(void *arg)
+{
+	bw_table_free(arg);
+	return NULL;
+}
+
+static void test_free_other_thread(void **state)
+{
+	(void)state;
+	struct bw_table *t = mk(64, 0, 0);
+	for (int i = 0; i < 100; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(put(t, key, "vvvvvvvvvv", 10, (bw_time_t)i), 10);
+	}
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, free_unregistered, t), 0);
+	bw_table_thread_offline(); /* we are about to wait */
+	pthread_join(th, NULL);
+	bw_table_thread_online();
+}
+
+/*
+ * Two writers and two readers hammer a small table: keys come and go
+ * (evictions), values grow and shrink (replace), and every value a reader
+ * copies must be whole: all its words carry the same (key, version) stamp
+ * and its length matches the stamp.
+ */
+#define HAMMER_KEYS 3000
+#define HAMMER_CAP 1024
+
+struct hammer {
+	struct bw_table *t;
+	int id;
+	int *stop;
+	uint64_t ops, hits, bad;
+	uint64_t progress; /* ops, published for the main thread */
+};
+
+struct stamp_put {
+	uint64_t key, ver;
+};
+
+static size_t stamp_words(uint64_t ver)
+{
+	return 1 + (size_t)(ver % 40); /* 8..320 bytes: crosses the in-place room */
+}
+
+static int stamp_fn(void *ctx, const void *old, size_t old_len, void *out, size_t cap)
+{
+	const struct stamp_put *p = ctx;
+	(void)old;
+	(void)old_len;
+	size_t nw = stamp_words(p->ver);
+	if (nw * 8 > cap)
+		return BW_EINVAL;
+	uint64_t *o = out;
+	for (size_t i = 0; i < nw; i++)
+		o[i] = (p->key << 32) | p->ver;
+	return (int)(nw * 8);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *hammer_writer(void *arg)
+{
+	struct hammer *h = arg;
+	bw_table_thread_register();
+	uint64_t x = 0x1234567ULL + (uint64_t)h->id;
+	while (!__atomic_load_n(h->stop, __ATOMIC_RELAXED)) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint64_t k = x % HAMMER_KEYS;
+		char key[24];
+		int n = snprintf(key, sizeof(key), "host%llu", (unsigned long long)k);
+		struct stamp_put p = { k, (x >> 20) & 0xffffff };
+		int r = bw_table_update(h->t, key, (size_t)n, h->ops, stamp_fn, &p);
+		if (r <= 0)
+			h->bad++;
+		if ((h->ops & 7) == 0 && k % 5 == 0)
+			(void)bw_table_remove(h->t, key, (size_t)n);
+		h->ops++;
+		if ((h->ops & 63) == 0) {
+			__atomic_store_n(&h->progress, h->ops, __ATOMIC_RELAXED);
+			bw_table_quiescent();
+		}
+	}
+	bw_table_thread_unregister();
+	return NULL;
+}
+
+static void *hammer_reader(void *arg)
+{
+	struct hammer *h = arg;
+	bw_table_thread_register();
+	uint64_t x = 0x9876543ULL + (uint64_t)h->id;
+	uint64_t buf[BW_TABLE_VALUE_MAX / 8];
+	while (!__atomic_load_n(h->stop, __ATOMIC_RELAXED)) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint64_t k = x % HAMMER_KEYS;
+		char key[24];
+		int n = snprintf(key, sizeof(key), "host%llu", (unsigned long long)k);
+		int r = bw_table_lookup(h->t, key, (size_t)n, buf, sizeof(buf));
+		if (r > 0) {
+			h->hits++;
+			uint64_t s = buf[0];
+			if ((s >> 32) != k || (size_t)r != stamp_words(s & 0xffffffff) * 8)
+				h->bad++;
+			for (int i = 1; i < r / 8; i++)
+				if (buf[i] != s)
+					h->bad++;
+		} else if (r != BW_ENOENT) {
+			h->bad++;
+		}
+		h->ops++;
+		if ((h->ops & 63) == 0) {
+			__atomic_store_n(&h->progress, h->ops, __ATOMIC_RELAXED);
+			bw_table_quiescent();
+		}
+	}
+	bw_table_thread_unregister();
+	return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+	(void)state;
+	struct bw_table *t = mk(HAMMER_CAP, 4, 0);
+	int stop = 0;
+	struct hammer h[4];
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++) {
+		h[i] = (struct hammer){ .t = t, .id = i, .stop = &stop };
+		assert_int_equal(pthread_create(&th[i], NULL, i < 2 ? hammer_writer : hammer_reader, &h[i]), 0);
+	}
+	bw_table_thread_offline();
+	/* At least 1 s, and until every thread has done some work (a loaded machine may starve one). */
+	double t0 = now_s();
+	for (;;) {
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		bool all = true;
+		for (int i = 0; i < 4; i++)
+			all = all && __atomic_load_n(&h[i].progress, __ATOMIC_RELAXED) >= 1000;
+		if ((all && now_s() - t0 >= 1.0) || now_s() - t0 >= 30.0)
+			break;
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	bw_table_thread_online();
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	printf("# writers %llu %llu ops, readers %llu %llu ops (%llu hits); evictions %llu grows %llu removes %llu\n",
+	       (unsigned long long)h[0].ops, (unsigned long long)h[1].ops, (unsigned long long)h[2].ops,
+	       (unsigned long long)h[3].ops, (unsigned long long)(h[2].hits + h[3].hits),
+	       (unsigned long long)st.evictions, (unsigned long long)st.grows, (unsigned long long)st.removes);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(h[i].bad, 0);
+		assert_true(h[i].ops > 1000);
+	}
+	assert_true(h[2].hits + h[3].hits > 100);
+	assert_true(st.entries <= HAMMER_CAP);
+	assert_true(st.evictions > 0);
+	assert_true(st.grows > 0);
+	assert_true(st.removes > 0);
+	assert_int_equal(st.inserts, st.entries + st.evictions + st.removes);
+	bw_table_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),	     cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_grow),	     cmocka_unit_test(test_evict_exact),
+		cmocka_unit_test(test_evict_sampled), cmocka_unit_test(test_many_stripes),
+		cmocka_unit_test(test_free_other_thread), cmocka_unit_test(test_concurrent),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
