@@ -327,13 +327,35 @@ bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j
 	return true;
 }
 
+/* Updates are written in time order (then by id), not in table order: the
+ * table's layout depends on a random hash key, the output must not. */
+static int cmp_pending(const void *a, const void *b)
+{
+	const struct dedup_entry *x = *(const struct dedup_entry *const *)a, *y = *(const struct dedup_entry *const *)b;
+	if (x->last_seen != y->last_seen)
+		return x->last_seen < y->last_seen ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
 void bw_alerts_flush(struct bw_alerts *al, struct bw_json *j, void (*emit)(void *ctx, enum bw_event_type t, bw_time_t ts),
 		     void *ctx)
 {
-	for (size_t i = 0; i < (size_t)al->buckets * WAYS; i++) {
-		struct dedup_entry *e = &al->table[i];
-		if (!e->hash || !e->held)
-			continue;
+	size_t n = 0, total = (size_t)al->buckets * WAYS;
+	for (size_t i = 0; i < total; i++)
+		if (al->table[i].hash && al->table[i].held)
+			n++;
+	if (n == 0)
+		return;
+	struct dedup_entry **pending = malloc(n * sizeof(*pending));
+	if (!pending)
+		return;
+	n = 0;
+	for (size_t i = 0; i < total; i++)
+		if (al->table[i].hash && al->table[i].held)
+			pending[n++] = &al->table[i];
+	qsort(pending, n, sizeof(*pending), cmp_pending);
+	for (size_t i = 0; i < n; i++) {
+		struct dedup_entry *e = pending[i];
 		struct bw_alert a;
 		memset(&a, 0, sizeof(a));
 		a.type = (enum bw_alert_type)e->type;
@@ -350,6 +372,7 @@ void bw_alerts_flush(struct bw_alerts *al, struct bw_json *j, void (*emit)(void 
 		emit(ctx, BW_EV_ALERT, e->last_seen);
 		e->held = 0;
 	}
+	free(pending);
 }
 
 void bw_alerts_stats(struct bw_alerts *al, struct bw_alerts_stats *st)

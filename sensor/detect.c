@@ -54,14 +54,26 @@ struct drift_entry {
 struct bw_detect_state {
 	struct drift_entry *b[DRIFT_BUCKETS];
 	size_t count;
+	struct bw_dangling *dangling; /* detect_dangling.c's tables */
 };
 
-struct bw_detect_state *bw_detect_state_new(void) { return calloc(1, sizeof(struct bw_detect_state)); }
+struct bw_detect_state *bw_detect_state_new(void)
+{
+	struct bw_detect_state *s = calloc(1, sizeof(struct bw_detect_state));
+	if (s && !(s->dangling = bw_dangling_new())) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct bw_dangling *bw_detect_state_dangling(struct bw_detect_state *s) { return s ? s->dangling : NULL; }
 
 void bw_detect_state_free(struct bw_detect_state *s)
 {
 	if (!s)
 		return;
+	bw_dangling_free(s->dangling);
 	for (size_t i = 0; i < DRIFT_BUCKETS; i++) {
 		struct drift_entry *e = s->b[i], *n;
 		for (; e; e = n) {
@@ -348,6 +360,18 @@ void bw_detect_dns(struct bw_worker *w, const struct bw_dns_msg *m, const struct
 		if (env->policy && env->zones && owned_domain(env->policy, owner))
 			check_drift(w, m, meta, rr, owner);
 	}
+	bw_detect_dangling_dns(w, m, meta);
+}
+
+/* End-of-run drift alerts come out sorted by name and type: the table is
+ * keyed by addresses, whose order changes from run to run. */
+static int cmp_drift(const void *a, const void *b)
+{
+	const struct drift_entry *x = *(const struct drift_entry *const *)a, *y = *(const struct drift_entry *const *)b;
+	int c = strcmp(x->name, y->name);
+	if (c)
+		return c;
+	return (int)x->type - (int)y->type;
 }
 
 void bw_detect_finish(struct bw_worker *w)
@@ -355,8 +379,20 @@ void bw_detect_finish(struct bw_worker *w)
 	const struct bw_detect_env *env = w->cfg.detect;
 	if (!env || !w->detect)
 		return;
-	for (size_t b = 0; b < DRIFT_BUCKETS; b++) {
-		for (struct drift_entry *e = w->detect->b[b]; e; e = e->next) {
+	bw_detect_dangling_finish(w);
+	if (w->detect->count == 0)
+		return;
+	struct drift_entry **all = malloc(w->detect->count * sizeof(*all));
+	if (!all)
+		return;
+	size_t na = 0;
+	for (size_t b = 0; b < DRIFT_BUCKETS; b++)
+		for (struct drift_entry *e = w->detect->b[b]; e && na < w->detect->count; e = e->next)
+			all[na++] = e;
+	qsort(all, na, sizeof(*all), cmp_drift);
+	for (size_t k = 0; k < na; k++) {
+		{
+			struct drift_entry *e = all[k];
 			/* Only a set some of whose records were answered can show a
 			 * record that never was; a set answered with other data
 			 * already gave its drift alert when it was answered. */
@@ -394,6 +430,7 @@ void bw_detect_finish(struct bw_worker *w)
 			}
 		}
 	}
+	free(all);
 }
 
 /* ---- TLS ---- */
@@ -533,6 +570,7 @@ void bw_detect_tls(struct bw_worker *w, const struct bw_tls_view *v, const struc
 		sni[--sl] = '\0';
 	const struct bw_policy *p = env->policy;
 	const struct bw_x509_info *leaf = v->n_certs ? v->certs[0] : NULL;
+	bw_detect_dangling_tls(w, v, meta, x509s, sni);
 	const char *dom = owned_domain(p, sni);
 	if (p && !dom)
 		return; /* a third party's name */

@@ -20,6 +20,8 @@
 struct bw_policy;
 struct bw_zones;
 struct bw_caa_db;
+struct bw_takeover_db;
+struct bw_cloud_db;
 struct bw_bindings;
 struct bw_worker;
 struct bw_detect_state;
@@ -28,6 +30,8 @@ struct bw_detect_env {
 	const struct bw_policy *policy;
 	const struct bw_zones *zones;
 	const struct bw_caa_db *caa;
+	const struct bw_takeover_db *takeover; /* NULL: no takeover fingerprints (every dangling CNAME is medium) */
+	const struct bw_cloud_db *cloud;       /* NULL: no cloud ranges (dangling_cloud_address is off) */
 	struct bw_bindings *bindings;
 	struct bw_alerts *alerts;
 };
@@ -46,5 +50,26 @@ void bw_detect_tls(struct bw_worker *w, const struct bw_tls_view *v, const struc
 
 /* End of input: the checks that need the whole run (zone records never answered). */
 void bw_detect_finish(struct bw_worker *w);
+
+/*
+ * Dangling records and DNS trust hygiene (detect_dangling.c): dangling_cname,
+ * dangling_cloud_address, mx_dangling, email_auth_weak, caa_violation,
+ * caa_missing, zone_transfer_open, dnssec_signature_expiring,
+ * dnssec_rollover_risk. Called by bw_detect_dns / _tls / _finish after
+ * their own work (the binding tables are up to date for the observation);
+ * they do nothing without a policy. Their per-worker state (struct
+ * bw_dangling, about 7 MB, fixed: see the .c file for the bounds) hangs off
+ * struct bw_detect_state, which owns it.
+ */
+struct bw_dangling;
+struct bw_dangling *bw_dangling_new(void); /* NULL on ENOMEM */
+void bw_dangling_free(struct bw_dangling *d); /* NULL-safe */
+struct bw_dangling *bw_detect_state_dangling(struct bw_detect_state *s); /* NULL-safe */
+
+void bw_detect_dangling_dns(struct bw_worker *w, const struct bw_dns_msg *m, const struct bw_obs_meta *meta);
+/* sni: the handshake's SNI, lower case, no trailing dot. */
+void bw_detect_dangling_tls(struct bw_worker *w, const struct bw_tls_view *v, const struct bw_obs_meta *meta,
+			    struct x509_st *const *x509s, const char *sni);
+void bw_detect_dangling_finish(struct bw_worker *w);
 
 #endif /* BW_DETECT_H */

@@ -23,9 +23,11 @@
 #include "capture.h"
 #include "detect.h"
 #include "policy.h"
+#include "policyctl.h"
 #include "refdata.h"
 #include "zones.h"
 #include "json.h"
+#include "live_run.h"
 #include "pipeline.h"
 #include "sink.h"
 #include "stats.h"
@@ -54,6 +56,7 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: bindwatch -r CAPTURE [-r CAPTURE ...] [-c POLICY] [-o OUTPUT ...] [options]\n"
+		"       bindwatch -i IFACE [-c POLICY] [-o OUTPUT ...] [options]\n"
 		"       bindwatch check-config -c POLICY\n"
 		"\n"
 		"Passive DNS and TLS binding sensor. Reads pcap and pcapng files (or\n"
@@ -63,6 +66,28 @@ static void usage(FILE *fp)
 		"  -r, --read PATH        capture file or directory; repeatable, read in order\n"
 		"      --reader KIND      auto (default: own mmap reader for pcap/pcapng),\n"
 		"                         mmap, or libpcap\n"
+		"live capture (a span or tap port; -i and -r do not mix):\n"
+		"  -i, --interface IFACE  capture on IFACE until SIGINT/SIGTERM; SIGHUP reloads\n"
+		"                         the policy and reopens file outputs, SIGUSR1 writes\n"
+		"                         a stats event\n"
+		"      --capture KIND     auto (default: afpacket, falling back to afpacket\n"
+		"                         without the eBPF filter, then pcap), afpacket, xdp\n"
+		"                         (AF_XDP: the kept packets never reach the host's\n"
+		"                         stack: use it on a dedicated capture port), pcap\n"
+		"      --xdp-mode MODE    auto (default), native or generic\n"
+		"      --filter EXPR      tcpdump-style filter (pcap backend only)\n"
+		"      --no-bpf           no eBPF filter and no bypass: every frame to user space\n"
+		"      --ring-mb MB       capture ring per worker (default 32)\n"
+		"      --block-kb KB      TPACKET_V3 block size, a power of two 64..16384\n"
+		"                         (default 1024)\n"
+		"      --stats-interval S a stats event every S seconds (default: only at the end)\n"
+		"      --user NAME        once the capture is set up, switch to user NAME and\n"
+		"                         drop every capability (file outputs must then be\n"
+		"                         writable by NAME to be reopened on SIGHUP)\n"
+		"                         Starting needs root, or CAP_NET_RAW and CAP_NET_ADMIN\n"
+		"                         (+ CAP_BPF and CAP_PERFMON for the eBPF filter and\n"
+		"                         xdp, CAP_IPC_LOCK for locked rings; CAP_SETUID and\n"
+		"                         CAP_SETGID for --user)\n"
 		"output:\n"
 		"  -o, --output SPEC      jsonl:PATH or jsonl:- (stdout); repeatable;\n"
 		"                         default jsonl:-. Syslog to a SIEM:\n"
@@ -99,7 +124,8 @@ static void usage(FILE *fp)
 		"      --no-progress      no progress line, even on a terminal\n"
 		"      --workers N        worker threads (default 1: one thread reads, decodes\n"
 		"                         and writes, events in capture order); N > 1 spreads\n"
-		"                         flows over N threads\n"
+		"                         flows over N threads. Live capture: one per online\n"
+		"                         CPU by default\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          version\n"
 		"\n"
@@ -272,100 +298,6 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-/* ---- policy and reference data ---- */
-
-/* The project's data/ folder: next to the build folder holding the program. */
-static void default_data_dir(char *out, size_t cap)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0) {
-		snprintf(out, cap, "data");
-		return;
-	}
-	exe[n] = '\0';
-	if (n > 4000)
-		exe[4000] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(out, cap, "%.4000s/data", exe);
-}
-
-/* A data file: the policy's path if it names one, else DIR/<default name>. */
-static void data_path(const char *policy_value, const char *data_dir, const char *def, char *out, size_t cap)
-{
-	if (policy_value) {
-		snprintf(out, cap, "%s", policy_value);
-		return;
-	}
-	char dir[4096];
-	if (data_dir)
-		snprintf(dir, sizeof(dir), "%.4000s", data_dir);
-	else
-		default_data_dir(dir, sizeof(dir));
-	const char *base = strrchr(def, '/');
-	snprintf(out, cap, "%.4000s/%.64s", dir, base ? base + 1 : def);
-}
-
-/*
- * Load the policy at path (NULL: none) and what it refers to (zone files,
- * the CAA issuer table) into *policy and env. On error nothing is replaced.
- */
-static int load_policy_env(const char *path, const char *data_dir, struct bw_policy **policy,
-			   struct bw_detect_env *env, char *err, size_t errcap)
-{
-	struct bw_policy *p = NULL;
-	struct bw_zones *z = NULL;
-	struct bw_caa_db *caa = NULL;
-	char file[4200];
-	int rc = BW_OK;
-
-	if (path && (rc = bw_policy_load(path, &p, err, errcap)) != BW_OK)
-		goto fail;
-	if (p && p->owned.n_zones > 0 &&
-	    (rc = bw_zones_load(p->owned.zones, p->owned.n_zones, &z, err, errcap)) != BW_OK)
-		goto fail;
-	data_path(p ? p->data.caa_issuers : NULL, data_dir, BW_POLICY_DEFAULT_CAA_ISSUERS, file, sizeof(file));
-	if ((rc = bw_caa_load(file, &caa, err, errcap)) != BW_OK) {
-		if (!p || p->data.caa_issuers)
-			goto fail;
-		/* No bundled table (an installed binary without data/): issuer checks fall back to "unknown". */
-		caa = NULL;
-		rc = BW_OK;
-	}
-	bw_zones_free((struct bw_zones *)env->zones);
-	bw_caa_free((struct bw_caa_db *)env->caa);
-	bw_policy_free(*policy);
-	*policy = p;
-	env->policy = p;
-	env->zones = z;
-	env->caa = caa;
-	return BW_OK;
-fail:
-	bw_zones_free(z);
-	bw_caa_free(caa);
-	bw_policy_free(p);
-	return rc ? rc : BW_EINVAL;
-}
-
-/* SIGHUP: a new policy replaces the old only if it loads whole. */
-static void reload_policy(const char *path, const char *data_dir, struct bw_policy **policy,
-			  struct bw_detect_env *env)
-{
-	char err[512];
-	reload_requested = 0;
-	if (!path)
-		return;
-	if (load_policy_env(path, data_dir, policy, env, err, sizeof(err)) != BW_OK)
-		fprintf(stderr, "bindwatch: policy reload refused, the old policy stays in force: %s\n", err);
-	else
-		fprintf(stderr, "bindwatch: policy reloaded from %s\n", path);
-}
-
 struct alert_out {
 	struct bw_output *out;
 	struct bw_json *j;
@@ -382,6 +314,7 @@ static void alert_out_emit(void *ctx, enum bw_event_type t, bw_time_t ts)
 enum {
 	OPT_READER = 256, OPT_DNS_RAW, OPT_DNS_PORT, OPT_DEDUP, OPT_TCP_CAP, OPT_TCP_MEMCAP, OPT_TCP_FLOWS,
 	OPT_FRAG_MEMCAP, OPT_NO_PROGRESS, OPT_CA_FILE, OPT_JUDGE_TIME, OPT_NO_TLS, OPT_WORKERS, OPT_DATA_DIR,
+	OPT_CAPTURE, OPT_XDP_MODE, OPT_FILTER, OPT_NO_BPF, OPT_RING_MB, OPT_BLOCK_KB, OPT_STATS_INTERVAL, OPT_USER,
 };
 
 #define MAX_CA_FILES 64
@@ -407,6 +340,15 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "interface", required_argument, NULL, 'i' },
+		{ "capture", required_argument, NULL, OPT_CAPTURE },
+		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+		{ "filter", required_argument, NULL, OPT_FILTER },
+		{ "no-bpf", no_argument, NULL, OPT_NO_BPF },
+		{ "ring-mb", required_argument, NULL, OPT_RING_MB },
+		{ "block-kb", required_argument, NULL, OPT_BLOCK_KB },
+		{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -421,7 +363,8 @@ int main(int argc, char **argv)
 	size_t n_ca = 0;
 	const char *policy_path = NULL, *data_dir = NULL;
 	bool check_config = false;
-	struct bw_policy *policy = NULL;
+	struct bw_policy *policy = NULL; /* pctl.cur.policy */
+	struct bw_policyctl pctl = { 0 };
 	struct bw_detect_env env = { 0 };
 	bool bindings_thread = false;
 	enum bw_reader_kind reader = BW_READER_AUTO;
@@ -430,10 +373,13 @@ int main(int argc, char **argv)
 	bool quiet = false, progress_ok = true;
 	unsigned n_workers = 0; /* 0: one per online CPU */
 	int status = EXIT_OK;
+	struct bw_live_run_options lopt;
+	const char *live_only = NULL; /* a live-capture option given without -i */
 	char err[512];
 	uint64_t v;
 
 	bw_worker_config_default(&cfg);
+	bw_live_run_options_default(&lopt);
 	if (argc > 1 && strcmp(argv[1], "check-config") == 0) {
 		check_config = true;
 		argv[1] = argv[0];
@@ -442,7 +388,7 @@ int main(int argc, char **argv)
 	}
 
 	int c;
-	while ((c = getopt_long(argc, argv, "r:o:c:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:o:c:i:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			if (input_expand(&inputs, optarg) != BW_OK) {
@@ -522,6 +468,52 @@ int main(int argc, char **argv)
 				goto bad_value;
 			n_workers = (unsigned)v;
 			break;
+		case 'i': lopt.live.iface = optarg; break;
+		case OPT_CAPTURE:
+			live_only = "--capture";
+			if (strcmp(optarg, "auto") == 0)
+				lopt.live.backend = BW_LIVE_AUTO;
+			else if (strcmp(optarg, "afpacket") == 0)
+				lopt.live.backend = BW_LIVE_AFPACKET;
+			else if (strcmp(optarg, "xdp") == 0)
+				lopt.live.backend = BW_LIVE_XDP;
+			else if (strcmp(optarg, "pcap") == 0)
+				lopt.live.backend = BW_LIVE_PCAP;
+			else
+				goto bad_value;
+			break;
+		case OPT_XDP_MODE:
+			live_only = "--xdp-mode";
+			if (strcmp(optarg, "auto") == 0)
+				lopt.live.xdp_mode = BW_LIVE_XDP_AUTO;
+			else if (strcmp(optarg, "native") == 0)
+				lopt.live.xdp_mode = BW_LIVE_XDP_NATIVE;
+			else if (strcmp(optarg, "generic") == 0)
+				lopt.live.xdp_mode = BW_LIVE_XDP_GENERIC;
+			else
+				goto bad_value;
+			break;
+		case OPT_FILTER: live_only = "--filter"; lopt.live.pcap_filter = optarg; break;
+		case OPT_NO_BPF: live_only = "--no-bpf"; lopt.live.bpf_filter = false; break;
+		case OPT_RING_MB:
+			live_only = "--ring-mb";
+			if (!parse_u64(optarg, &v) || v < 1 || v > 4096)
+				goto bad_value;
+			lopt.live.ring_mb = (uint32_t)v;
+			break;
+		case OPT_BLOCK_KB:
+			live_only = "--block-kb";
+			if (!parse_u64(optarg, &v) || v < 64 || v > 16384 || (v & (v - 1)))
+				goto bad_value;
+			lopt.live.block_kb = (uint32_t)v;
+			break;
+		case OPT_STATS_INTERVAL:
+			live_only = "--stats-interval";
+			if (!parse_u64(optarg, &v) || v < 1 || v > 86400)
+				goto bad_value;
+			lopt.stats_interval = (unsigned)v;
+			break;
+		case OPT_USER: live_only = "--user"; lopt.user = optarg; break;
 		case 'q': quiet = true; break;
 		case OPT_NO_PROGRESS: progress_ok = false; break;
 		case 'h':
@@ -552,27 +544,54 @@ bad_value:
 			status = EXIT_USAGE;
 			goto out;
 		}
-		if (load_policy_env(policy_path, data_dir, &policy, &env, err, sizeof(err)) != BW_OK) {
+		pctl.path = policy_path;
+		pctl.data_dir = data_dir;
+		if (bw_policyctl_load(&pctl, err, sizeof(err)) != BW_OK) {
 			fprintf(stderr, "bindwatch: %s\n", err);
 			status = EXIT_USAGE;
 			goto out;
 		}
+		bw_policy_set_apply(&pctl.cur, &env);
+		policy = pctl.cur.policy;
 		if (check_config) {
 			bw_policy_dump(policy, stdout);
 			printf("# policy ok: %s (%zu zone file(s) loaded)\n", policy_path,
 			       env.zones ? bw_zones_count(env.zones) : (size_t)0);
 			goto out;
 		}
-	} else if (load_policy_env(NULL, data_dir, &policy, &env, err, sizeof(err)) != BW_OK) {
-		fprintf(stderr, "bindwatch: %s\n", err);
+	} else {
+		pctl.data_dir = data_dir;
+		if (bw_policyctl_load(&pctl, err, sizeof(err)) != BW_OK) {
+			fprintf(stderr, "bindwatch: %s\n", err);
+			status = EXIT_USAGE;
+			goto out;
+		}
+		bw_policy_set_apply(&pctl.cur, &env);
+	}
+	if (lopt.live.iface && inputs.n) {
+		fprintf(stderr, "bindwatch: -i and -r do not mix: capture live or read files\n");
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (inputs.n == 0) {
+	if (!lopt.live.iface && live_only && !check_config) {
+		fprintf(stderr, "bindwatch: %s is for live capture (-i IFACE)\n", live_only);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (lopt.live.pcap_filter && lopt.live.backend != BW_LIVE_PCAP) {
+		fprintf(stderr, "bindwatch: --filter needs --capture pcap\n");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (inputs.n == 0 && !lopt.live.iface) {
 		fprintf(stderr, "bindwatch: no input: give one or more -r CAPTURE (see --help)\n");
 		status = EXIT_USAGE;
 		goto out;
 	}
+	/* Outputs named in the policy file are used when the command line names none. */
+	if (n_outputs == 0 && policy)
+		for (size_t i = 0; i < policy->n_outputs && n_outputs < BW_OUTPUT_MAX_SINKS; i++)
+			outputs[n_outputs++] = policy->outputs[i];
 	if (n_outputs == 0)
 		outputs[n_outputs++] = "jsonl:-";
 	for (unsigned i = 0; i < n_outputs; i++) {
@@ -613,6 +632,19 @@ bad_value:
 			goto out;
 		}
 		cfg.trust = trust;
+	}
+	if (lopt.live.iface) {
+		/* Live capture: threads, signals and the final stats are live_run's. */
+		lopt.workers = n_workers;
+		lopt.quiet = quiet;
+		lopt.policy = &pctl;
+		int lrc = bw_live_run(&lopt, &cfg, &out, &env, err, sizeof(err));
+		if (lrc != BW_OK) {
+			fprintf(stderr, "bindwatch: %s\n", err);
+			status = lrc == BW_ENOMEM ? EXIT_INTERNAL : lrc == BW_EINVAL ? EXIT_USAGE : EXIT_INPUT;
+		}
+		policy = pctl.cur.policy;
+		goto out;
 	}
 	/* Offline runs default to one worker: events then come out in capture
 	 * order, identical from run to run. --workers N spreads flows over N
@@ -658,8 +690,18 @@ bad_value:
 			pc.progress = pipeline_progress;
 			pc.progress_ctx = &pr;
 		}
+		/* Workers use the binding tables (detect.c); this thread does not while they run. */
+		pc.thread_start = bw_bindings_thread_register;
+		pc.thread_stop = bw_bindings_thread_unregister;
+		pc.quiescent = bw_bindings_quiescent;
+		pc.idle_begin = bw_bindings_thread_offline;
+		pc.idle_end = bw_bindings_thread_online;
+		if (bindings_thread)
+			bw_bindings_thread_offline();
 		struct bw_pipeline *pl = bw_pipeline_new(&pc, &cfg, &out, err, sizeof(err));
 		if (!pl) {
+			if (bindings_thread)
+				bw_bindings_thread_online();
 			fprintf(stderr, "bindwatch: %s\n", err);
 			status = EXIT_INTERNAL;
 			goto out;
@@ -684,6 +726,8 @@ bad_value:
 		bw_pipeline_finish(pl);
 		bw_pipeline_stats(pl, &pst, &pan);
 		bw_pipeline_free(pl);
+		if (bindings_thread)
+			bw_bindings_thread_online();
 		goto report;
 	}
 	for (size_t i = 0; i < inputs.n && !stop_requested; i++) {
@@ -707,8 +751,11 @@ bad_value:
 				if (stop_requested)
 					break;
 				bw_bindings_quiescent();
-				if (reload_requested)
-					reload_policy(policy_path, data_dir, &policy, &env);
+				if (reload_requested) {
+					reload_requested = 0;
+					bw_policyctl_reload(&pctl, &env);
+					policy = pctl.cur.policy;
+				}
 				if (pr.on) {
 					struct bw_worker_stats st;
 					bw_worker_stats(w, &st, NULL);
@@ -751,6 +798,7 @@ report:
 			  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	for (size_t i = 0; i < BW_ARRAY_SIZE(out.events); i++)
 		run.events += out.events[i];
+	run.output = &out;
 	if (bw_stats_json(&sj, &st, &an, &run) == BW_OK) {
 		struct bw_event ev = { .type = BW_EV_STATS, .ts = st.last_ts, .json = sj.buf, .json_len = sj.len };
 		bw_output_emit(&out, &ev);
@@ -770,9 +818,7 @@ out:
 	if (bindings_thread)
 		bw_bindings_thread_unregister();
 	bw_alerts_free(env.alerts);
-	bw_zones_free((struct bw_zones *)env.zones);
-	bw_caa_free((struct bw_caa_db *)env.caa);
-	bw_policy_free(policy);
+	bw_policyctl_deinit(&pctl);
 	if (out.n && bw_output_close_ex(&out, quiet ? NULL : stderr, err, sizeof(err)) != BW_OK) {
 		fprintf(stderr, "bindwatch: %s\n", err);
 		status = EXIT_OUTPUT;

@@ -773,7 +773,6 @@ static void output_one(struct bw_pipeline *p, const uint8_t *rec)
 static void *output_main(void *arg)
 {
 	struct bw_pipeline *p = arg;
-	call(p->cfg.thread_start);
 	const unsigned burst = p->cfg.batch * 4;
 	for (;;) {
 		bool any = false;
@@ -814,7 +813,6 @@ static void *output_main(void *arg)
 		p->output_idle_waits++;
 		bw_ring_waiter_wait(&p->out_wake, key, 50);
 	}
-	call(p->cfg.thread_stop);
 	return NULL;
 }
 

@@ -16,9 +16,9 @@
  * pointer into the mapping, and the reader waits for the workers to finish
  * a file before closing it); with libpcap (whose buffer is reused at every
  * next()) the frame bytes are copied into the ring after the descriptor.
- * No allocation per frame or per event: frames and events larger than a
- * quarter of a ring (over 256 KiB captures, multi-megabyte events) are the
- * one exception, copied to the heap.
+ * No allocation per frame or per event: a copied frame or an event larger
+ * than a quarter of its ring (128 KiB frames, 1 MiB events by default) is
+ * the one exception, copied to the heap.
  *
  * Dispatch hash (bw_pipeline_dispatch_hash): a symmetric hash of the
  * outermost IP address pair, not ports and not VLAN ids, so both directions
@@ -61,10 +61,13 @@ struct bw_pipeline_config {
 	unsigned batch;              /* records per publish/release (default 32) */
 	bool copy_frames;            /* copy frame bytes even when the reader could lend them */
 	/*
-	 * Called by every pipeline thread (workers, output) when it starts and
-	 * before it ends, and by workers around each sleep (idle_begin/end)
-	 * and after each batch of frames (quiescent): where the shared binding
-	 * tables' QSBR registration goes (bindings.h). All may be NULL.
+	 * Called by every worker thread when it starts and before it ends,
+	 * around each sleep (idle_begin/end) and after each batch of frames
+	 * (quiescent): where the shared binding tables' QSBR registration goes
+	 * (bw_bindings_thread_register, _unregister, _offline, _online,
+	 * bw_bindings_quiescent). The output thread and the reader (the
+	 * caller's thread) do not touch the tables: a caller registered with
+	 * them goes offline while the pipeline runs. All may be NULL.
 	 */
 	void (*thread_start)(void);
 	void (*thread_stop)(void);

@@ -131,6 +131,9 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "flow_cap_hits", t->flow_cap_hits);
 	bw_json_obj_end(j);
 
+	if (run->output)
+		bw_output_stats_json(run->output, j);
+
 	/* Only reasons that happened, so the event stays short. */
 	bw_json_obj_begin(j, "malformed");
 	for (int i = 0; i < BW_AN__COUNT; i++)

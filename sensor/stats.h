@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "alerts.h"
+#include "sink.h"
 #include "json.h"
 #include "worker.h"
 
@@ -20,6 +21,7 @@ struct bw_run_info {
 	uint64_t events;       /* events written (all types) */
 	bool have_alerts;
 	struct bw_alerts_stats alerts;
+	struct bw_output *output; /* may be NULL: per-sink delivery counters (sent, queued, spooled, ...) */
 };
 
 /* Write the bindwatch.stats event into j (reset first). */

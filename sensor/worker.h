@@ -39,6 +39,10 @@ struct bw_worker_config {
 	 */
 	struct bw_detect_env *detect;  /* borrowed; NULL: no correlation, no alerts */
 	void (*emit)(void *emit_ctx, const struct bw_event *ev);
+	/* Called once when a TCP flow needs no more bytes (handshake read, or not
+	 * TLS): a live capture turns it into a kernel bypass. May be NULL. */
+	void (*flow_done)(void *flow_done_ctx, const struct bw_flow_key *key);
+	void *flow_done_ctx;
 	void *emit_ctx;
 	unsigned worker_id;            /* 0..N-1, stamped on events as the producer */
 };

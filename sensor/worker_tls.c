@@ -230,6 +230,17 @@ static void tls_flow_emit(struct bw_worker *w, struct tls_flow *tf, struct bw_tc
 	emit_handshake(w, &v, tf->tls->cert_visible ? &tf->tls->server_certs : NULL, &meta);
 }
 
+/* Stop carrying the flow: the reassembler drops it, and a live capture may
+ * drop the rest of it in the kernel (the worker's flow_done hook). */
+static void flow_done(struct bw_worker *w, struct bw_tcp_flow *f)
+{
+	if (bw_tcp_flow_is_done(f))
+		return;
+	bw_tcp_flow_done(f);
+	if (w->cfg.flow_done)
+		w->cfg.flow_done(w->cfg.flow_done_ctx, bw_tcp_flow_key(f));
+}
+
 static void tls_flow_maybe_done(struct bw_worker *w, struct tls_flow *tf, struct bw_tcp_flow *f,
 				const struct bw_packet *pkt)
 {
@@ -238,7 +249,7 @@ static void tls_flow_maybe_done(struct bw_worker *w, struct tls_flow *tf, struct
 	if (tf->tls && (bw_tls_conn_done(tf->tls) || (sdir >= 0 && tf->finished[sdir] && tf->tls->saw_server_hello)))
 		tls_flow_emit(w, tf, f, pkt);
 	if ((tf->finished[0] && tf->finished[1]) || (tf->tls && bw_tls_conn_done(tf->tls)))
-		bw_tcp_flow_done(f);
+		flow_done(w, f);
 }
 
 static int tls_on_data(void *app, struct bw_tcp_flow *f, int dir, const uint8_t *data, size_t len, size_t *need,
@@ -298,7 +309,7 @@ static int tls_on_data(void *app, struct bw_tcp_flow *f, int dir, const uint8_t 
 		tf->tls = malloc(sizeof(*tf->tls));
 		if (!tf->tls) {
 			tf->finished[0] = tf->finished[1] = true;
-			bw_tcp_flow_done(f);
+			flow_done(w, f);
 			return BW_ENOTSUP;
 		}
 		bw_tls_conn_init(tf->tls, &w->cfg.tls);

@@ -118,5 +118,34 @@ for f in "$EXT"/*.pcap "$EXT"/*.pcapng; do
 done
 check "all external captures: no crash, valid JSON" test "$crashes" -eq 0
 
+# a policy that owns none of the external captures' names: not one alert
+"$BW" -q -c examples/policy.yaml -r "$EXT" -o "jsonl:$T/pol.json" 2>/dev/null
+nal=$(grep -c '"dataset":"bindwatch.alert"' "$T/pol.json")
+check "external captures with a policy owning none of their names: no alerts ($nal)" test "$nal" -eq 0
+# outputs named in the policy are used when -o is not given
+cat >"$T/outpol.yaml" <<YAML
+owned:
+  domains: [example.com]
+outputs: ["jsonl:$T/from-policy.json"]
+YAML
+"$BW" -q -c "$T/outpol.yaml" -r "$GOOD" >/dev/null 2>&1
+check "outputs from the policy file are opened" test "$(count_dns "$T/from-policy.json" 2>/dev/null || echo 0)" -eq "$n1"
+# check-config: a good policy passes, a broken one names file, line and column
+"$BW" check-config -c examples/policy.yaml >"$T/cc.out" 2>&1; rc=$?
+check "check-config on the example policy exits 0" bash -c "test $rc -eq 0 && grep -q 'policy ok' '$T/cc.out'"
+printf 'owned:\n  domians: [example.com]\n' >"$T/bad.yaml"
+"$BW" check-config -c "$T/bad.yaml" >"$T/cc2.out" 2>&1; rc=$?
+check "check-config on a broken policy exits 2 naming file:line:col" bash -c "test $rc -eq 2 && grep -q 'bad.yaml:2:3' '$T/cc2.out'"
+
+# a malformed reference-data file named by the policy: exit 2, FILE:LINE in the message
+printf 'service\tprovider_group\trecord_type\tpattern\tmatch\tstatus\tstatus_source\tunclaimed_evidence\tpassive_visibility\thttp_fingerprint\thttp_status\treference\tsources\tnotes\nBroken\t\tCNAME\tbroken.example\tsuffix\tNo such status\n' >"$T/tko-bad.tsv"
+printf 'owned:\n  domains: [example.com]\ndata:\n  takeover_services: tko-bad.tsv\n' >"$T/tkopol.yaml"
+"$BW" -q -c "$T/tkopol.yaml" -r "$GOOD" -o "jsonl:$T/tko.json" >"$T/tko.out" 2>&1; rc=$?
+check "malformed data.takeover_services: exit 2 naming FILE:LINE ($(head -c 160 "$T/tko.out"))" bash -c "test $rc -eq 2 && grep -q 'tko-bad.tsv:2' '$T/tko.out'"
+printf 'owned:\n  domains: [example.com]\ndata:\n  cloud_ranges: cloud-bad.tsv\n' >"$T/cloudpol.yaml"
+printf 'prefix\tprovider\tservice\tregion\textra\tsource_file\tsource_date\n10.0.0.0/33\tX\t\t\t\t\t\n' >"$T/cloud-bad.tsv"
+"$BW" -q -c "$T/cloudpol.yaml" -r "$GOOD" -o "jsonl:$T/cl.json" >"$T/cl.out" 2>&1; rc=$?
+check "malformed data.cloud_ranges: exit 2 naming FILE:LINE ($(head -c 160 "$T/cl.out"))" bash -c "test $rc -eq 2 && grep -q 'cloud-bad.tsv:2' '$T/cl.out'"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -27,10 +27,12 @@ finish() {
 	[ "$FAILED" -eq 0 ]
 	exit $?
 }
+SRCDIR=$(cd "$HERE/../.." && pwd)
 # the tests below, by name, so a skip-everything run counts them all
 ALL_TESTS="bad-iface afpacket-mix afpacket-bulk afpacket-fanout xdp-generic-mix xdp-generic-bulk
 xdp-native-mix xdp-native-bulk xdp-idle-worker pcap-mix pcap-bulk pcap-filter pcap-fanout fallback-auto
-fallback-xdp break rawip-load link-flap-afpacket link-flap-xdp"
+fallback-xdp break rawip-load link-flap-afpacket link-flap-xdp
+bw-afpacket bw-xdp bw-pcap bw-fanout bw-fanout-symmetry bw-privdrop bw-sigterm bw-sighup bw-sigusr1"
 skip_all() {
 	echo "live: skipping: $1"
 	for t in $ALL_TESTS; do skip "$t ($1)"; done
@@ -360,6 +362,241 @@ if ip -n "$CAP" tuntap add dev bwltun0 mode tun 2>/dev/null && ip -n "$CAP" link
 	fi
 else
 	skip "rawip-load (no tun device)"
+fi
+
+# ---- 9. the sensor itself: bindwatch -i on the capture end
+# The same captures, retimed to "now" (what bindwatch judges by packet time then agrees), are
+# replayed live and read offline; the events must be the same.
+EVC="python3 $HERE/evcompare.py"
+BWPID=
+# bw_start NAME ARGS...: bindwatch -i in the capture namespace, events to $T/NAME.json; waits for
+# its startup line
+bw_start() {
+	local name=$1
+	shift
+	ip netns exec "$CAP" timeout -k 2 60 "$BW" -i "$VB" -o "jsonl:$T/$name.json" "$@" \
+		>"$T/$name.out" 2>"$T/$name.err" &
+	BWPID=$!
+	PIDS+=("$BWPID")
+	for _ in $(seq 100); do
+		grep -q 'live capture on' "$T/$name.err" 2>/dev/null && break
+		kill -0 "$BWPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	# timeout runs bindwatch as its child: signals go to bindwatch itself
+	local child
+	for _ in $(seq 40); do
+		child=$(pgrep -P "$BWPID" -x bindwatch 2>/dev/null | head -1)
+		[ -n "$child" ] && break
+		sleep 0.05
+	done
+	BWCHILD=$child
+	grep -q 'live capture on' "$T/$name.err" 2>/dev/null && [ -n "$BWCHILD" ] && return 0
+	wait "$BWPID" 2>/dev/null
+	echo "  bindwatch $name did not start: $(head -3 "$T/$name.err")"
+	return 1
+}
+# bw_stop: SIGTERM, wait, return bindwatch's status
+bw_stop() {
+	kill -TERM "$BWCHILD" 2>/dev/null
+	wait "$BWPID"
+}
+# the final stats event's value at a dotted path
+stat() { python3 -c '
+import json, sys
+last = None
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("event", {}).get("dataset") == "bindwatch.stats":
+        last = e
+v = last
+for k in sys.argv[2].split("."):
+    v = v[int(k)] if isinstance(v, list) else v.get(k) if isinstance(v, dict) else None
+print(v)' "$T/$1.json" "$2" 2>/dev/null; }
+nevents() { grep -c "\"dataset\":\"bindwatch.$2\"" "$T/$1.json" 2>/dev/null; }
+bw_fail() {
+	local name=$1
+	shift
+	bad "$name: $*"
+	sed 's/^/    err: /' "$T/$name.err" | head -12
+}
+
+LIVE_CAPS="$SRCDIR/pcaps/alerts-demo.pcap $SRCDIR/pcaps/dns-basic.pcap $SRCDIR/pcaps/tls-basic.pcap $SRCDIR/pcaps/dns-tcp.pcap $SRCDIR/pcaps/tls-segmented.pcap $SRCDIR/pcaps/dns-vlan-mpls.pcap"
+POLICY=$T/policy.yaml
+sed 's/^  suppress_seconds: 3600$/  suppress_seconds: 0/' "$SRCDIR/examples/policy.yaml" >"$POLICY"
+if [ ! -x "$BW" ]; then
+	for t in bw-afpacket bw-xdp bw-pcap bw-fanout bw-fanout-symmetry bw-privdrop bw-sigterm bw-sighup bw-sigusr1; do bad "$t: $BW not built"; done
+	finish
+fi
+$EVC retime "$T/live.pcap" $LIVE_CAPS || bad "evcompare retime"
+"$BW" -q -c "$POLICY" -r "$T/live.pcap" -o "jsonl:$T/offline.json" || bad "offline run of live.pcap failed"
+"$BW" -q -c "$POLICY" -r "$SRCDIR/pcaps/dns-basic.pcap" -o "jsonl:$T/dnsonly.json"
+BW_PPS=${LIVE_BW_PPS:-400}
+# breplay PPS FILE...: replay at PPS packets per second
+breplay() {
+	local pps=$1
+	shift
+	ip netns exec "$SRC" timeout -k 2 60 tcpreplay -q -i "$VA" --pps="$pps" "$@" >"$T/replay.out" 2>&1
+}
+
+# live_equal NAME COMPARE_OPTS BINDWATCH_ARGS...: replay live.pcap, stop, compare with the offline run
+live_equal() {
+	local name=$1 copts=$2
+	shift 2
+	if ! bw_start "$name" -c "$POLICY" "$@"; then
+		if grep -qiE 'not supported|Operation not supported' "$T/$name.err"; then
+			skip "$name (the kernel refuses: $(head -1 "$T/$name.err"))"
+		else
+			bw_fail "$name" "bindwatch did not start"
+		fi
+		return 1
+	fi
+	breplay "$BW_PPS" "$T/live.pcap" || bad "$name: tcpreplay failed: $(tail -2 "$T/replay.out")"
+	sleep 0.5
+	bw_stop
+	local rc=$? e=() cmp
+	cmp=$($EVC "$T/$name.json" "$T/offline.json" $copts)
+	[ "$rc" -eq 0 ] || e+=("exit $rc")
+	echo "$cmp" | grep -q '^same' || e+=("events: $(echo "$cmp" | head -4 | tr '\n' ' ')")
+	[ "$(stat "$name" bindwatch.stats.live.kernel_drops)" = 0 ] || e+=("kernel drops $(stat "$name" bindwatch.stats.live.kernel_drops)")
+	[ "$(stat "$name" bindwatch.stats.live.final)" = True ] || e+=("no final stats event")
+	if [ ${#e[@]} -eq 0 ]; then
+		ok "$name: live events = offline events ($cmp), 0 kernel drops, $(stat "$name" bindwatch.stats.live.bypass_calls) flows bypassed; $(head -1 "$T/$name.err" | sed 's/^bindwatch: //' | cut -c1-80)"
+		return 0
+	fi
+	bw_fail "$name" "$(IFS=';'; echo "${e[*]}")"
+	return 1
+}
+live_equal bw-afpacket "" --capture afpacket --workers 1
+live_equal bw-xdp "" --capture xdp --xdp-mode generic --workers 1
+live_equal bw-pcap "" --capture pcap --workers 1
+
+# fanout: with 2 workers both directions of each flow reach one worker, so every TLS handshake
+# is complete (both hellos) and the events are those of the offline run; both workers busy
+if live_equal bw-fanout --dedup-x509 --capture afpacket --workers 2; then
+	w0=$(stat bw-fanout bindwatch.stats.live.per_worker.0.packets)
+	w1=$(stat bw-fanout bindwatch.stats.live.per_worker.1.packets)
+	half=$(python3 -c 'import json,sys
+n=bad=0
+for l in open(sys.argv[1]):
+    e=json.loads(l)
+    if e["event"]["dataset"]=="bindwatch.tls":
+        n+=1; t=e["bindwatch"]["tls"]; bad+=not (t.get("client") and t.get("server"))
+print(bad)' "$T/bw-fanout.json")
+	if ge "$w0" 1 && ge "$w1" 1 && [ "$half" = 0 ]; then
+		ok "bw-fanout-symmetry: 2 workers ($w0 + $w1 packets), every TLS event has both hellos"
+	else
+		bad "bw-fanout-symmetry: worker packets $w0 / $w1, TLS events missing a side: $half"
+	fi
+else
+	bad "bw-fanout-symmetry: not checked (bw-fanout did not run through)"
+fi
+
+# privilege drop: --user nobody; ids and capabilities checked while it runs, events still flow
+if id nobody >/dev/null 2>&1; then
+	if bw_start bw-privdrop --capture afpacket --workers 2 --user nobody; then
+		for _ in $(seq 40); do grep -q 'running as user' "$T/bw-privdrop.err" && break; sleep 0.05; done
+		st=/proc/$BWCHILD/status
+		uid=$(awk '/^Uid:/ {print $2 $3 $4 $5}' "$st") gid=$(awk '/^Gid:/ {print $2 $3 $4 $5}' "$st")
+		nu=$(id -u nobody) ng=$(id -g nobody)
+		capeff=$(awk '/^CapEff:/ {print $2}' "$st") capprm=$(awk '/^CapPrm:/ {print $2}' "$st")
+		nnp=$(awk '/^NoNewPrivs:/ {print $2}' "$st")
+		tasks_caps=$(cat /proc/"$BWCHILD"/task/*/status 2>/dev/null | awk '/^CapEff:/ {print $2}' | sort -u | tr '\n' ' ')
+		breplay 1000 "$SRCDIR/pcaps/dns-basic.pcap"
+		sleep 0.5
+		bw_stop
+		rc=$?
+		dns=$(nevents bw-privdrop dns)
+		if [ "$uid" = "$nu$nu$nu$nu" ] && [ "$gid" = "$ng$ng$ng$ng" ] && [ "$capeff" = 0000000000000000 ] &&
+			[ "$capprm" = 0000000000000000 ] && [ "$tasks_caps" = "0000000000000000 " ] && [ "$nnp" = 1 ] &&
+			[ "$rc" -eq 0 ] && [ "$dns" = 50 ]; then
+			ok "bw-privdrop: running as nobody (Uid $nu, Gid $ng, CapEff/CapPrm 0 in every thread, NoNewPrivs), all 50 DNS events after the drop"
+		else
+			bw_fail bw-privdrop "Uid '$uid' Gid '$gid' (want $nu/$ng), CapEff $capeff CapPrm $capprm threads '$tasks_caps' NoNewPrivs $nnp, exit $rc, DNS $dns of 50"
+		fi
+	else
+		bw_fail bw-privdrop "bindwatch did not start"
+	fi
+else
+	skip "bw-privdrop (no user nobody)"
+fi
+
+# SIGTERM in the middle of a replay: every DNS message parsed has its event (an all-DNS capture:
+# one message per frame delivered), and the run ends with status 0 and a final stats event
+# (--dedup-window 0: the loops repeat each frame within 50 ms, which the duplicate filter would drop)
+if bw_start bw-sigterm --capture afpacket --workers 2 --dedup-window 0; then
+	ip netns exec "$SRC" timeout -k 2 20 tcpreplay -q -i "$VA" --pps=1500 --loop=60 "$SRCDIR/pcaps/dns-basic.pcap" >/dev/null 2>&1 &
+	RP=$!
+	PIDS+=("$RP")
+	sleep 1
+	bw_stop
+	rc=$?
+	kill "$RP" 2>/dev/null
+	wait "$RP" 2>/dev/null
+	dns=$(nevents bw-sigterm dns) frames=$(stat bw-sigterm bindwatch.stats.input.packets)
+	msgs=$(stat bw-sigterm bindwatch.stats.dns.messages)
+	if [ "$rc" -eq 0 ] && ge "$dns" 1 && lt "$dns" 3000 && [ "$dns" = "$frames" ] && [ "$dns" = "$msgs" ]; then
+		ok "bw-sigterm: stopped mid-replay: $dns DNS events for $frames DNS frames delivered, exit 0"
+	else
+		bw_fail bw-sigterm "exit $rc, DNS events $dns, frames delivered $frames, DNS messages $msgs (of 3000 replayed)"
+	fi
+else
+	bw_fail bw-sigterm "bindwatch did not start"
+fi
+
+# SIGHUP: a broken policy is refused and the old one stays (the events of the replay after it
+# are those of an offline run with the good policy: owned-domain alerts included); the output
+# file is reopened (logrotate moved the old one away); then a good policy is taken
+$EVC retime "$T/ad.pcap" "$SRCDIR/pcaps/alerts-demo.pcap"
+"$BW" -q -c "$POLICY" -r "$T/ad.pcap" -o "jsonl:$T/ad-offline.json"
+if bw_start bw-sighup --capture afpacket --workers 1 -c "$POLICY"; then
+	cp "$POLICY" "$T/policy.good"
+	printf 'owned:\n  domains: [\n' >"$POLICY"
+	mv "$T/bw-sighup.json" "$T/bw-sighup.old.json"
+	kill -HUP "$BWCHILD"
+	for _ in $(seq 40); do grep -q 'reload' "$T/bw-sighup.err" && break; sleep 0.05; done
+	breplay 1000 "$T/ad.pcap"
+	sleep 0.5
+	cp "$T/policy.good" "$POLICY"
+	kill -HUP "$BWCHILD"
+	for _ in $(seq 40); do grep -q 'policy reloaded' "$T/bw-sighup.err" && break; sleep 0.05; done
+	bw_stop
+	rc=$?
+	cmp=$($EVC "$T/bw-sighup.json" "$T/ad-offline.json")
+	if [ "$rc" -eq 0 ] && echo "$cmp" | grep -q '^same' && grep -q 'reload refused, the old policy stays' "$T/bw-sighup.err" &&
+		grep -q 'policy reloaded' "$T/bw-sighup.err" && [ -f "$T/bw-sighup.old.json" ]; then
+		ok "bw-sighup: broken policy refused, the old one stays (events after it: $cmp, in the reopened file), good policy reloaded"
+	else
+		bw_fail bw-sighup "exit $rc, events after the refused reload (new file): $cmp"
+	fi
+else
+	bw_fail bw-sighup "bindwatch did not start"
+fi
+
+# SIGUSR1: a stats event now; --stats-interval: periodic ones
+if bw_start bw-sigusr1 --capture afpacket --workers 2 --stats-interval 1; then
+	breplay 1000 "$SRCDIR/pcaps/dns-basic.pcap"
+	kill -USR1 "$BWCHILD"
+	n=0
+	for _ in $(seq 40); do
+		n=$(grep -c '"final":false' "$T/bw-sigusr1.json" 2>/dev/null)
+		ge "$n" 1 && break
+		sleep 0.05
+	done
+	sleep 2.2
+	bw_stop
+	rc=$?
+	n=$(grep -c '"final":false' "$T/bw-sigusr1.json")
+	first=$(grep '"final":false' "$T/bw-sigusr1.json" | tail -1 | python3 -c 'import json,sys
+s=json.loads(sys.stdin.read())["bindwatch"]["stats"]
+print(s["input"]["packets"], s["live"]["kernel_drops"], len(s["live"]["per_worker"]))' 2>/dev/null)
+	if [ "$rc" -eq 0 ] && ge "$n" 3 && [ "$first" = "50 0 2" ]; then
+		ok "bw-sigusr1: SIGUSR1 and --stats-interval 1 gave $n stats events (packets, kernel drops, workers: $first)"
+	else
+		bw_fail bw-sigusr1 "exit $rc, $n non-final stats events, first: '$first' (want '50 0 2')"
+	fi
+else
+	bw_fail bw-sigusr1 "bindwatch did not start"
 fi
 
 finish

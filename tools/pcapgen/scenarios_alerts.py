@@ -40,7 +40,7 @@ import tempfile
 from . import tls as T
 from .dns import Message
 from .pcapfile import LINKTYPE_ETHERNET, pcap_bytes
-from .scenario import BASE_TIME_NS, Capture, scenario
+from .scenario import BASE_TIME_NS, Capture, TcpSession, scenario
 from .scenarios_tls import TlsConn, cert as fixed_cert, finish_12, finish_13, flight_12, server_hello_12, \
     server_hello_13
 
@@ -337,6 +337,16 @@ class Case:
     def dns(self, qname, answers, qtype="A", client=C4):
         return dns(self.cap, qname, answers, qtype, client)
 
+    def dnsr(self, qname, answers, qtype="A", rcode="NOERROR", client=C4):
+        """A query and its response with rcode; answers as in dns(). Returns
+        (response frame, 'client:port' of the response's destination)."""
+        cport = self.cap.rng.randint(20000, 60000)
+        q = Message(id=self.cap.rng.randint(1, 65535)).question(qname, qtype)
+        r = q.response(rcode=rcode)
+        for owner, ttl, rtype, data in answers:
+            r.answer(owner, ttl, rtype, data)
+        return self.cap.exchange(client, R4, q, r, cport=cport), "%s:%d" % (client, cport)
+
 
 def build_policy(owned=("example.com",), networks=("192.0.2.0/24", "2001:db8::/32"), ca=("ca/le.pem",),
                  owned_extra=(), certs=(), alerts=()):
@@ -621,6 +631,8 @@ def suite_cases(D, pins):
     c.none(NI, "nodns.example.com", "near miss: no DNS for the name in the capture")
     cases.append(c)
 
+    dangling_cases(cases, D)
+
     # ---------------------------------------------------------- without a policy / owning none
     def third_party(c):
         out = []
@@ -712,6 +724,186 @@ def suite_cases(D, pins):
     c.none("dns_unexpected_address", "*", "the type is ignored for every name")
     cases.append(c)
     return cases
+
+
+def _ds_for(owner, flags, alg, key_b64):
+    """(key tag, SHA-256 DS digest hex) of a DNSKEY (RFC 4034 5.1.4, appendix B)."""
+    rd = bytes([flags >> 8, flags & 0xFF, 3, alg]) + base64.b64decode(key_b64)
+    ac = sum(b if i & 1 else b << 8 for i, b in enumerate(rd))
+    ac += (ac >> 16) & 0xFFFF
+    wire = b"".join(bytes([len(lab)]) + lab.encode() for lab in owner.lower().split(".")) + b"\0"
+    return ac & 0xFFFF, hashlib.sha256(wire + rd).hexdigest().upper()
+
+
+def dangling_cases(cases, D):
+    """Dangling records and DNS trust hygiene (sensor/detect_dangling.c)."""
+    OWN = "owned.domains: example.com"
+    UA, UP = "dns_unexpected_address", "owned.domains: example.com; owned.networks"
+
+    # ---------------------------------------------------------- dangling_cname
+    DC = "dangling_cname"
+    c = Case(DC, "CNAME to an S3 name answering NXDOMAIN in the same response (high); a CNAME whose target "
+             "answers NXDOMAIN in a later response (a stale alias, medium); near misses: a CNAME to a claimed "
+             "bucket that resolves, a name not owned",
+             build_policy(ca=(), owned_extra=["  cloud_resources:", "    - claimed-example.s3.amazonaws.com"]))
+    p, d = c.dnsr("assets.example.com", [("assets.example.com", 300, "CNAME", "assets-old-example.s3.amazonaws.com")],
+                  rcode="NXDOMAIN")
+    c.alert(DC, "assets.example.com", p, 3, OWN, evidence="dns,dns,dns", destination=d,
+            note="s3.amazonaws.com is a Vulnerable takeover suffix; NXDOMAIN in the same response")
+    c.dnsr("old.example.com", [("old.example.com", 300, "CNAME", "gone.example.net")])
+    c.cap.now_ns += 120 * SEC
+    p, d = c.dnsr("gone.example.net", [], rcode="NXDOMAIN")
+    c.alert(DC, "old.example.com", p, 2, OWN, evidence="dns,dns,dns", destination=d,
+            note="the NXDOMAIN of the target came 2 minutes after the CNAME, in its own response")
+    c.dnsr("static.example.com", [("static.example.com", 300, "CNAME", "claimed-example.s3.amazonaws.com"),
+                                  ("claimed-example.s3.amazonaws.com", 5, "A", "52.216.0.10")])
+    c.none(DC, "static.example.com", "near miss: the bucket is claimed (it resolves, and is in cloud_resources)")
+    c.dnsr("x.example.org", [("x.example.org", 300, "CNAME", "gone-x.s3.amazonaws.com")], rcode="NXDOMAIN")
+    c.none(DC, "x.example.org", "near miss: not an owned name")
+    cases.append(c)
+
+    # ---------------------------------------------------------- dangling_cloud_address
+    CA = "dangling_cloud_address"
+    c = Case(CA, "an owned name answered with an AWS S3 address not in cloud_resources (high), then a TLS "
+             "server there presenting a certificate for another name (critical); near misses: an address in the "
+             "range listed in cloud_resources, an owned network",
+             build_policy(owned_extra=["  cloud_resources:", "    - 52.216.0.77"]))
+    p, d = c.dnsr("app.example.com", [("app.example.com", 300, "A", "52.216.1.10")])
+    c.alert(CA, "app.example.com", p, 3, "owned.cloud_resources", "52.216.1.10", evidence="dns", destination=d,
+            note="52.216.0.0/15 is AWS S3 in data/cloud-ranges.tsv")
+    c.alert(UA, "app.example.com", p, 3, UP, "52.216.1.10", evidence="dns", destination=d)
+    p = c.tls("52.216.1.10", "app.example.com", [D["other-net"]])
+    c.alert(CA, "app.example.com", p, 4, "owned.cloud_resources", "52.216.1.10", 443, D["other-net"],
+            "tls,dns_binding", "52.216.1.10:443", note="the certificate there is for other.example.net")
+    c.alert("cert_name_mismatch", "app.example.com", p, 3, OWN, "52.216.1.10", 443, D["other-net"], "tls",
+            "52.216.1.10:443")
+    c.dnsr("ours.example.com", [("ours.example.com", 300, "A", "52.216.0.77")])
+    c.none(CA, "ours.example.com", "near miss: the address is listed in owned.cloud_resources")
+    c.dnsr("www.example.com", [("www.example.com", 300, "A", "192.0.2.80")])
+    c.none(CA, "www.example.com", "near miss: inside owned.networks")
+    cases.append(c)
+
+    # ---------------------------------------------------------- mx_dangling
+    MX = "mx_dangling"
+    c = Case(MX, "MX under a takeover-prone suffix (azurewebsites.net); MX whose target answers NXDOMAIN "
+             "later; near miss: an MX target that resolves", build_policy(ca=()))
+    p, d = c.dnsr("example.com", [("example.com", 300, "MX", "10 mx-old.azurewebsites.net")], qtype="MX")
+    c.alert(MX, "example.com", p, 3, OWN, evidence="dns", destination=d)
+    c.dnsr("shop.example.com", [("shop.example.com", 300, "MX", "10 mx.gone-provider.example.net")], qtype="MX")
+    p, d = c.dnsr("mx.gone-provider.example.net", [], rcode="NXDOMAIN")
+    c.alert(MX, "shop.example.com", p, 3, OWN, evidence="dns,dns", destination=d,
+            note="the target's NXDOMAIN came in a later response")
+    c.dnsr("corp.example.com", [("corp.example.com", 300, "MX", "10 mx1.example.com")], qtype="MX")
+    c.dnsr("mx1.example.com", [("mx1.example.com", 300, "A", "192.0.2.25")])
+    c.none(MX, "corp.example.com", "near miss: the MX target resolves")
+    cases.append(c)
+
+    # ---------------------------------------------------------- email_auth_weak
+    EW = "email_auth_weak"
+    c = Case(EW, "SPF ending in ?all, DMARC p=none, two SPF records, DMARC NXDOMAIN, SPF with no all; near "
+             "misses: SPF -all and DMARC p=reject", build_policy(ca=()))
+    p, d = c.dnsr("example.com", [("example.com", 300, "TXT", '"v=spf1 include:_spf.example.net ?all"')], "TXT")
+    c.alert(EW, "example.com", p, 2, OWN, evidence="dns", destination=d, note="?all")
+    p, d = c.dnsr("_dmarc.example.com", [("_dmarc.example.com", 300, "TXT", '"v=DMARC1; p=none; rua=mailto:d@example.com"')],
+                  "TXT")
+    c.alert(EW, "example.com", p, 2, OWN, evidence="dns", destination=d, note="p=none")
+    p, d = c.dnsr("shop.example.com", [("shop.example.com", 300, "TXT", '"v=spf1 mx -all"'),
+                                       ("shop.example.com", 300, "TXT", '"v=spf1 " "a -all"')], "TXT")
+    c.alert(EW, "shop.example.com", p, 2, OWN, evidence="dns", destination=d, note="two SPF records")
+    p, d = c.dnsr("_dmarc.shop.example.com", [], "TXT", rcode="NXDOMAIN")
+    c.alert(EW, "shop.example.com", p, 2, OWN, evidence="dns", destination=d, note="no DMARC record")
+    p, d = c.dnsr("mail.example.com", [("mail.example.com", 300, "TXT", '"v=spf1 mx"')], "TXT")
+    c.alert(EW, "mail.example.com", p, 2, OWN, evidence="dns", destination=d, note="no all mechanism")
+    c.dnsr("good.example.com", [("good.example.com", 300, "TXT", '"v=spf1 ip4:192.0.2.0/24 -all"'),
+                                ("good.example.com", 300, "TXT", '"google-site-verification=abc"')], "TXT")
+    c.dnsr("_dmarc.good.example.com", [("_dmarc.good.example.com", 300, "TXT", '"v=DMARC1; p=reject; pct=100"')],
+           "TXT")
+    c.none(EW, "good.example.com", "near miss: SPF -all (and a non-SPF TXT), DMARC p=reject")
+    cases.append(c)
+
+    # ---------------------------------------------------------- caa_violation / caa_missing
+    CV = "caa_violation"
+    c = Case(CV, "CAA of example.com allows only digicert.com: a Let's Encrypt certificate for www.example.com "
+             "and example.com (tree climbing from www); CAA of example.org allows letsencrypt.org (near miss); "
+             "example.net has no CAA (caa_missing)", build_policy(owned=("example.com", "example.org", "example.net")))
+    c.dnsr("example.com", [("example.com", 300, "CAA", '0 issue "digicert.com"'),
+                           ("example.com", 300, "CAA", '0 iodef "mailto:sec@example.com"')], "CAA")
+    p = c.tls("192.0.2.20", "www.example.com", [D["www"]])
+    for n in ("www.example.com", "example.com"):
+        c.alert(CV, n, p, 3, OWN, "192.0.2.20", 443, D["www"], "tls,dns", "192.0.2.20:443",
+                note="issuer O=Let's Encrypt -> letsencrypt.org; CAA at example.com allows digicert.com")
+    c.dnsr("example.org", [("example.org", 300, "CAA", '0 issue "letsencrypt.org; validationmethods=dns-01"')],
+           "CAA")
+    c.tls("192.0.2.21", "other.example.org", [D["np-other"]])
+    c.none(CV, "other.example.org", "near miss: the CAA of example.org allows letsencrypt.org")
+    p, d = c.dnsr("example.net", [], "CAA")
+    c.alert("caa_missing", "example.net", p, 1, "owned.domains: example.net", evidence="dns", destination=d)
+    c.none("caa_missing", "example.com", "near miss: example.com has CAA records")
+    cases.append(c)
+
+    # ---------------------------------------------------------- zone_transfer_open
+    ZT = "zone_transfer_open"
+    pol = build_policy(ca=()) + 'dns:\n  allowed_transfer_clients: ["192.0.2.53"]\n'
+    c = Case(ZT, "an AXFR of example.com over TCP to 203.0.113.5 (3 names, 4 records exposed); the same "
+             "transfer to the allowed secondary 192.0.2.53 (near miss)", pol)
+
+    def axfr(client, cport):
+        s = TcpSession(c.cap, client, R4, cport)
+        s.handshake()
+        q = Message(id=c.cap.rng.randint(1, 65535)).question("example.com", "AXFR")
+        r = q.response(aa=True)
+        soa = "ns1.example.com hostmaster.example.com 2024010201 7200 3600 1209600 300"
+        for a in (("example.com", 300, "SOA", soa), ("example.com", 300, "NS", "ns1.example.com"),
+                  ("www.example.com", 300, "A", "192.0.2.80"), ("mail.example.com", 300, "A", "192.0.2.25"),
+                  ("example.com", 300, "SOA", soa)):
+            r.answer(*a)
+        s.send_dns(0, [q])
+        frames = s.send_dns(1, [r])
+        s.close()
+        return frames[-1]
+    p = axfr("203.0.113.5", 40100)
+    c.alert(ZT, "example.com", p, 4, "dns.allowed_transfer_clients", "203.0.113.5", evidence="dns",
+            destination="*", note="3 names (example.com, www, mail), 4 records before the closing SOA")
+    axfr("192.0.2.53", 40101)
+    c.none(ZT, "*", "near miss: only the transfer to 203.0.113.5 alerts; 192.0.2.53 is allowed")
+    cases.append(c)
+
+    # ---------------------------------------------------------- dnssec
+    SE, RR = "dnssec_signature_expiring", "dnssec_rollover_risk"
+    now_s = BASE_TIME_NS // SEC
+
+    def sig(covered, exp_s, tag=12345, signer="example.com"):
+        t = lambda v: datetime.datetime.fromtimestamp(v, datetime.timezone.utc).strftime("%Y%m%d%H%M%S")  # noqa: E731
+        return "%s 13 3 300 %s %s %d %s %s" % (covered, t(exp_s), t(now_s - 7 * 86400), tag, signer,
+                                               base64.b64encode(b"\x01" * 64).decode())
+    KEY = base64.b64encode(bytes(range(64))).decode()
+    KEY2 = base64.b64encode(bytes(range(1, 65))).decode()
+    tag_org, dig_org = _ds_for("example.org", 257, 13, KEY)
+    tag_com, _ = _ds_for("example.com", 257, 13, KEY2)
+    c = Case(SE, "expiry_warning_days 21: an RRSIG expiring in 5 days (high), one expired a day ago "
+             "(critical), one valid 30 days (near miss); a DS of example.com matching no DNSKEY seen (end of run, "
+             "rollover risk) and a DS of example.org that matches (near miss)",
+             build_policy(owned=("example.com", "example.org"), ca=(), certs=["  expiry_warning_days: 21"]))
+    p, d = c.dnsr("www.example.com", [("www.example.com", 300, "A", "192.0.2.80"),
+                                      ("www.example.com", 300, "RRSIG", sig("A", now_s + 5 * 86400))])
+    c.alert(SE, "www.example.com", p, 3, "certificates.expiry_warning_days: 21", evidence="dns", destination=d)
+    p, d = c.dnsr("api.example.com", [("api.example.com", 300, "A", "192.0.2.90"),
+                                      ("api.example.com", 300, "RRSIG", sig("A", now_s - 86400))])
+    c.alert(SE, "api.example.com", p, 4, "certificates.expiry_warning_days: 21", evidence="dns", destination=d,
+            note="expired before the capture")
+    c.dnsr("ok.example.com", [("ok.example.com", 300, "A", "192.0.2.91"),
+                              ("ok.example.com", 300, "RRSIG", sig("A", now_s + 30 * 86400))])
+    c.none(SE, "ok.example.com", "near miss: valid 30 days, past the 21-day window")
+    c.dnsr("example.com", [("example.com", 3600, "DNSKEY", "257 3 13 " + KEY2),
+                           ("example.com", 3600, "RRSIG", sig("DNSKEY", now_s + 60 * 86400, tag_com))], "DNSKEY")
+    dsp, _ = c.dnsr("example.com", [("example.com", 3600, "DS", "%d 13 2 %s" % ((tag_com + 1) & 0xFFFF, "AB" * 32))],
+                    "DS")
+    c.alert(RR, "example.com", None, 3, OWN, evidence="dns,dns", ts=c.ts(dsp),
+            note="end of run: the DS key tag matches no DNSKEY of the zone; @timestamp is the DS answer")
+    c.dnsr("example.org", [("example.org", 3600, "DNSKEY", "257 3 13 " + KEY)], "DNSKEY")
+    c.dnsr("example.org", [("example.org", 3600, "DS", "%d 13 2 %s" % (tag_org, dig_org))], "DS")
+    c.none(RR, "example.org", "near miss: the DS digest matches the DNSKEY")
+    cases.append(c)
 
 
 def alert_suite(outdir):
