@@ -1564,12 +1564,25 @@ static void put_str(FILE *fp, const char *s)
 	fputc('"', fp);
 	for (; *s; s++) {
 		uint8_t ch = (uint8_t)*s;
-		if (ch == '"' || ch == '\\')
+		const uint8_t *u = (const uint8_t *)s;
+		if (ch == '"' || ch == '\\') {
 			fprintf(fp, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
+		} else if (ch < 0x20 || ch == 0x7f) {
 			fprintf(fp, "\\x%02x", ch);
-		else
+		} else if (u[0] == 0xc2 && u[1] == 0x85) {
+			/* YAML reads NEL, LS, PS and a BOM inside a quoted scalar as
+			 * line breaks or nothing: escape them so a dump loads back. */
+			fputs("\\N", fp);
+			s++;
+		} else if (u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9)) {
+			fputs(u[2] == 0xa8 ? "\\L" : "\\P", fp);
+			s += 2;
+		} else if (u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) {
+			fputs("\\uFEFF", fp);
+			s += 2;
+		} else {
 			fputc(ch, fp);
+		}
 	}
 	fputc('"', fp);
 }
