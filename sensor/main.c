@@ -661,6 +661,7 @@ bad_value:
 
 	struct sigaction sa = { 0 };
 	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART; /* a SIGHUP must not fail the read of a capture file */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -747,15 +748,19 @@ bad_value:
 		uint64_t n = 0;
 		while ((rc = bw_capture_file_next(f, &fr)) == BW_OK) {
 			bw_worker_frame(w, &fr, name);
+			/* A signal flag is one load per frame: a reload (new policy,
+			 * reopened outputs for logrotate) happens at the next frame. */
+			if (bw_unlikely(reload_requested)) {
+				reload_requested = 0;
+				bw_policyctl_reload(&pctl, &env);
+				for (unsigned k = 0; k < out.n; k++)
+					bw_sink_reopen(out.sinks[k]);
+				policy = pctl.cur.policy;
+			}
 			if (bw_unlikely((++n & 4095) == 0)) {
 				if (stop_requested)
 					break;
 				bw_bindings_quiescent();
-				if (reload_requested) {
-					reload_requested = 0;
-					bw_policyctl_reload(&pctl, &env);
-					policy = pctl.cur.policy;
-				}
 				if (pr.on) {
 					struct bw_worker_stats st;
 					bw_worker_stats(w, &st, NULL);

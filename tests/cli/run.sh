@@ -147,5 +147,11 @@ printf 'prefix\tprovider\tservice\tregion\textra\tsource_file\tsource_date\n10.0
 "$BW" -q -c "$T/cloudpol.yaml" -r "$GOOD" -o "jsonl:$T/cl.json" >"$T/cl.out" 2>&1; rc=$?
 check "malformed data.cloud_ranges: exit 2 naming FILE:LINE ($(head -c 160 "$T/cl.out"))" bash -c "test $rc -eq 2 && grep -q 'cloud-bad.tsv:2' '$T/cl.out'"
 
+# SIGHUP during an offline run: outputs reopened (logrotate), a broken new policy refused
+python3 tests/cli/sighup.py "$BW" "$GOOD" >"$T/sighup.out" 2>&1
+rc=$?
+sed 's/^/  /' "$T/sighup.out" | grep -v '^  ok' || true
+check "SIGHUP offline: outputs reopened, no event lost, broken policy refused ($(tail -1 "$T/sighup.out"))" test "$rc" -eq 0
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
