@@ -49,7 +49,8 @@ int bw_alert_type_from_name(const char *name)
 
 struct bw_evidence *bw_alert_evidence(struct bw_alert *a, const char *kind)
 {
-	static struct bw_evidence sink; /* write-only overflow target; never read */
+	/* write-only overflow target, never read; per thread so workers do not race on it */
+	static _Thread_local struct bw_evidence sink;
 	if (a->n_evidence >= BW_ALERT_MAX_EVIDENCE)
 		return memset(&sink, 0, sizeof(sink));
 	struct bw_evidence *e = &a->evidence[a->n_evidence++];

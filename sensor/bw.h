@@ -53,6 +53,13 @@ struct bw_ip {
 	uint8_t a[16];
 };
 
+/*
+ * Length (1..4) of the valid UTF-8 sequence at p (avail bytes there), with
+ * its code point in *cp (may be NULL); 0 if the bytes are not valid UTF-8
+ * (overlong forms, surrogates and code points past U+10FFFF included).
+ */
+size_t bw_utf8_decode(const uint8_t *p, size_t avail, uint32_t *cp);
+
 /* Write the textual form of ip into out (at least 46 bytes). Returns out. */
 char *bw_ip_str(const struct bw_ip *ip, char *out, size_t cap);
 

@@ -52,43 +52,6 @@ bool bw_sb_printf(struct bw_strbuf *b, const char *fmt, ...)
 	return bw_sb_put(b, tmp, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at p and its code point; 0 if invalid. */
-static size_t utf8_next(const unsigned char *p, size_t avail, uint32_t *cpo)
-{
-	unsigned char c = p[0];
-	size_t n;
-	uint32_t cp, min;
-	if (c < 0x80) {
-		*cpo = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		cp = c & 0x1F;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		cp = c & 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	*cpo = cp;
-	return n;
-}
 
 bool bw_sb_put_utf8_prefix(struct bw_strbuf *b, const char *s, size_t n)
 {
@@ -119,7 +82,7 @@ bool bw_sb_escape(struct bw_strbuf *b, const char *s, size_t n, enum bw_esc mode
 	size_t written = 0, i = 0;
 	while (i < n) {
 		uint32_t cp = 0;
-		size_t l = utf8_next((const unsigned char *)s + i, n - i, &cp);
+		size_t l = bw_utf8_decode((const uint8_t *)s + i, n - i, &cp);
 		const char *unit = s + i;
 		size_t ulen = l;
 		char tmp[2];
@@ -434,7 +397,7 @@ static bool put_json_prefix(struct bw_strbuf *b, const char *s, size_t n)
 			u = i + 1 < n && s[i + 1] == 'u' ? 6 : 2;
 		else if (c >= 0x80) {
 			uint32_t cp;
-			u = utf8_next((const unsigned char *)s + i, n - i, &cp);
+			u = bw_utf8_decode((const uint8_t *)s + i, n - i, &cp);
 			if (u == 0)
 				u = 1;
 		}

@@ -92,39 +92,6 @@ static void putc_(struct bw_json *j, char c)
 	j->buf[j->len] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (max n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t need;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong, surrogate and out-of-range forms are invalid */
-	if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need;
-}
 
 static void put_escaped(struct bw_json *j, const char *str, size_t n)
 {
@@ -157,7 +124,7 @@ static void put_escaped(struct bw_json *j, const char *str, size_t n)
 			i++;
 			continue;
 		}
-		size_t l = utf8_seq(s + i, n - i);
+		size_t l = bw_utf8_decode(s + i, n - i, NULL);
 		if (l == 0) {
 			put(j, "\\ufffd", 6);
 			i++;

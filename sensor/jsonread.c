@@ -240,40 +240,6 @@ static size_t utf8_put(uint32_t cp, char *out)
 	return 4;
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_valid(const unsigned char *p, size_t avail)
-{
-	unsigned char b = p[0];
-	size_t n;
-	uint32_t cp, min;
-	if (b < 0x80)
-		return 1;
-	if (b >= 0xC2 && b <= 0xDF) {
-		n = 2;
-		cp = b & 0x1F;
-		min = 0x80;
-	} else if (b >= 0xE0 && b <= 0xEF) {
-		n = 3;
-		cp = b & 0x0F;
-		min = 0x800;
-	} else if (b >= 0xF0 && b <= 0xF4) {
-		n = 4;
-		cp = b & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
 
 static uint32_t hex4(const char *p)
 {
@@ -319,7 +285,7 @@ static size_t decode_string(const char *s, size_t n, char *out, size_t cap, bool
 				i += 2;
 			}
 		} else {
-			len = utf8_valid((const unsigned char *)s + i, n - i);
+			len = bw_utf8_decode((const uint8_t *)s + i, n - i, NULL);
 			if (len == 0) {
 				len = utf8_put(0xFFFD, tmp);
 				i++;
