@@ -13,7 +13,7 @@ endif
 
 CC      ?= cc
 CLANG   ?= clang
-PKGS    := libpcap openssl yaml-0.1 ldns liburcu-qsbr liburcu-cds
+PKGS    := libpcap openssl yaml-0.1 ldns liburcu-qsbr liburcu-cds libseccomp
 TESTPKGS := cmocka
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
@@ -78,6 +78,23 @@ $(B)/bindwatch: $(B)/obj/sensor/main.o $(B)/libbw.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(BW_LDFLAGS) -o $@ $^ $(LIBS)
 
+# The sensor itself under ASan + UBSan, for the malformed-capture and leak suites.
+$(B)/san/bindwatch: $(B)/san/sensor/main.o $(B)/libbw-san.a
+	@$(if $(Q),echo "  LD-SAN  $@")
+	$(Q)$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Helper programs of the test suites (tests/*/NAME.c -> build/tests/NAME): each
+# links the sensor library, so a suite can drive a module directly.
+TEST_TOOL_SRCS := $(sort $(wildcard tests/*/tool_*.c))
+TEST_TOOLS := $(foreach f,$(TEST_TOOL_SRCS),$(B)/tests/$(basename $(notdir $(f))))
+define test_tool_rule
+$(B)/tests/$(basename $(notdir $(1))): $(1) $(B)/libbw.a
+	@mkdir -p $$(dir $$@)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$(BW_CFLAGS) -Wno-missing-prototypes $$(BW_LDFLAGS) -o $$@ $(1) $(B)/libbw.a $$(LIBS) -lpthread
+endef
+$(foreach f,$(TEST_TOOL_SRCS),$(eval $(call test_tool_rule,$(f))))
+
 $(B)/tests/%: $(B)/obj/tests/%.o $(B)/libbw.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
@@ -127,7 +144,8 @@ test-fuzz-smoke: $(FUZZERS) $(FUZZ_REPLAY)
 
 # Everything, with one summary at the end.
 test: $(DEPS_STAMP)
-	$(Q)$(MAKE) --no-print-directory all $(TESTS) $(SAN_TESTS) $(FUZZERS) $(FUZZ_REPLAY) $(B)/tests/dns_ldns_diff
+	$(Q)$(MAKE) --no-print-directory all $(TESTS) $(SAN_TESTS) $(FUZZERS) $(FUZZ_REPLAY) $(B)/tests/dns_ldns_diff \
+		$(B)/san/bindwatch $(TEST_TOOLS)
 	$(Q)tools/run-tests.sh all
 
 FUZZ_SECONDS ?= 600

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="make gcc clang llvm libclang-rt-14-dev pkg-config python3 ca-certificates openssl
 libpcap-dev libbpf-dev bpftool libxdp-dev libssl-dev libjemalloc-dev liburcu-dev libyaml-dev
-libldns-dev ldnsutils libcmocka-dev
+libldns-dev ldnsutils libcmocka-dev libseccomp-dev valgrind
 tshark tcpdump tcpreplay rsyslog rsyslog-gnutls iproute2 ethtool"
 
 missing=""
