@@ -11,6 +11,10 @@
  * entry is one allocation holding the info and its strings; references let a
  * caller hold a whole chain across inserts, and an evicted entry that is
  * still referenced lives on, unlinked, until its last reference goes.
+ * Chain verdicts live beside the certificates, in a small set-associative
+ * table of fixed slots (no allocation per verdict, a bounded search), because
+ * verifying a chain is the most expensive thing a worker does per handshake
+ * and the same chains come back all the time.
  */
 #include "certcache.h"
 
@@ -49,6 +53,19 @@ struct bw_certcache {
 	EVP_MD_CTX *md;
 	struct bw_x509_info scratch;
 	struct bw_x509_arena arena;
+	/* chain verdicts: nv slots in sets of VWAYS, allocated on first use */
+	struct vslot *vslots;
+	size_t nv;
+	uint64_t vtick;
+};
+
+#define VWAYS 4
+
+struct vslot {
+	uint8_t key[32];
+	uint64_t used;               /* cc->vtick at the last hit or fill; 0: empty */
+	struct bw_x509_window win;
+	struct bw_x509_verdict v;
 };
 
 static void list_init(struct list *l) { l->prev = l->next = l; }
@@ -91,6 +108,11 @@ struct bw_certcache *bw_certcache_new(const struct bw_certcache_config *c, struc
 		cc->cfg.max_entries = BW_CERTCACHE_DEFAULT_ENTRIES;
 	if (cc->cfg.max_entries > ((size_t)1 << 26))
 		cc->cfg.max_entries = (size_t)1 << 26;
+	size_t mv = cc->cfg.max_verdicts ? cc->cfg.max_verdicts : BW_CERTCACHE_DEFAULT_VERDICTS;
+	mv = BW_MIN(mv, (size_t)1 << 20);
+	cc->nv = VWAYS;
+	while (cc->nv < mv)
+		cc->nv <<= 1;
 	size_t nb = 16;
 	while (nb < cc->cfg.max_entries)
 		nb <<= 1;
@@ -133,6 +155,7 @@ void bw_certcache_free(struct bw_certcache *cc)
 	}
 	EVP_MD_CTX_free(cc->md);
 	EVP_MD_free(cc->sha256);
+	free(cc->vslots);
 	free(cc->buckets);
 	free(cc);
 }
@@ -338,4 +361,112 @@ void bw_certcache_stats(const struct bw_certcache *cc, struct bw_certcache_stats
 		return;
 	}
 	*s = cc->st;
+}
+
+/* ---- chain verdicts ---- */
+
+/* The verdict key: everything bw_x509_verify's answer depends on except the
+ * time, which the slot's window covers. Fields are length-prefixed so two
+ * different inputs cannot concatenate to the same bytes. */
+static bool verdict_key(struct bw_certcache *cc, const struct bw_x509_trust *t,
+			struct bw_certcache_entry *const *chain, size_t n, const struct bw_x509_verify_opts *o,
+			uint8_t key[32])
+{
+	uint8_t hdr[32] = { 'b', 'w', 'v', '1' };
+	uintptr_t tp = (uintptr_t)t;
+	uint64_t nn = n, nl = 0;
+	if (o->name && (o->name_len || o->name[0]))
+		nl = o->name_len ? o->name_len : strlen(o->name);
+	memcpy(hdr + 4, &tp, sizeof(tp) <= 8 ? sizeof(tp) : 8);
+	hdr[12] = (uint8_t)((o->client ? 1 : 0) | (o->strict_order ? 2 : 0) | (o->no_cn_fallback ? 4 : 0));
+	memcpy(hdr + 16, &nn, 8);
+	memcpy(hdr + 24, &nl, 8);
+	unsigned int len = 0;
+	if (!cc->sha256 || !cc->md || !EVP_DigestInit_ex2(cc->md, cc->sha256, NULL) ||
+	    !EVP_DigestUpdate(cc->md, hdr, sizeof(hdr)))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!EVP_DigestUpdate(cc->md, chain[i]->sha256, 32))
+			return false;
+	if (nl && !EVP_DigestUpdate(cc->md, o->name, nl))
+		return false;
+	return EVP_DigestFinal_ex(cc->md, key, &len) && len == 32;
+}
+
+int bw_certcache_verify(struct bw_certcache *cc, const struct bw_x509_trust *t,
+			struct bw_certcache_entry *const *chain, size_t n, const struct bw_x509_verify_opts *o,
+			struct bw_x509_verdict *v, bool *hit)
+{
+	if (hit)
+		*hit = false;
+	if (!cc || !t || !o || !v || (n && !chain))
+		return BW_EINVAL;
+	n = BW_MIN(n, (size_t)BW_X509_MAX_CHAIN); /* what bw_x509_verify looks at */
+	struct x509_st *xs[BW_X509_MAX_CHAIN];
+	for (size_t i = 0; i < n; i++) {
+		if (!chain[i] || !chain[i]->x509)
+			return BW_EINVAL;
+		xs[i] = chain[i]->x509;
+	}
+	if (n == 0 || cc->cfg.no_verdicts)
+		return bw_x509_verify(t, xs, n, o, v);
+
+	uint8_t key[32];
+	if (!verdict_key(cc, t, chain, n, o, key))
+		return bw_x509_verify(t, xs, n, o, v); /* no digest: just do not cache */
+	if (!cc->vslots && !(cc->vslots = calloc(cc->nv, sizeof(*cc->vslots))))
+		return bw_x509_verify(t, xs, n, o, v);
+
+	int64_t now = (int64_t)(o->time / BW_NSEC_PER_SEC);
+	uint64_t h;
+	memcpy(&h, key, sizeof(h));
+	struct vslot *set = &cc->vslots[(h & ((cc->nv / VWAYS) - 1)) * VWAYS];
+	struct vslot *victim = &set[0];
+	bool stale = false;
+	for (unsigned k = 0; k < VWAYS; k++) {
+		struct vslot *s = &set[k];
+		if (s->used && memcmp(s->key, key, 32) == 0) {
+			if (now >= s->win.from && now < s->win.until) {
+				s->used = ++cc->vtick;
+				*v = s->v;
+				v->time = o->time;
+				v->clock = o->clock;
+				cc->st.verdict_hits++;
+				if (hit)
+					*hit = true;
+				return BW_OK;
+			}
+			victim = s; /* the same chain at another time: replace it */
+			stale = true;
+			break;
+		}
+		if (victim->used && (!s->used || s->used < victim->used))
+			victim = s;
+	}
+	cc->st.verdict_misses++;
+	if (stale)
+		cc->st.verdict_stale++;
+	struct bw_x509_window win;
+	int rc = bw_x509_verify_window(t, xs, n, o, v, &win);
+	if (rc != BW_OK)
+		return rc;
+	if (!stale) {
+		if (victim->used)
+			cc->st.verdict_evictions++;
+		else
+			cc->st.verdicts++;
+	}
+	memcpy(victim->key, key, 32);
+	victim->used = ++cc->vtick;
+	victim->win = win;
+	victim->v = *v;
+	return BW_OK;
+}
+
+void bw_certcache_forget_verdicts(struct bw_certcache *cc)
+{
+	if (!cc || !cc->vslots)
+		return;
+	memset(cc->vslots, 0, cc->nv * sizeof(*cc->vslots));
+	cc->st.verdicts = 0;
 }

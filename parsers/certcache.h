@@ -39,11 +39,15 @@
 #include "x509.h"
 
 #define BW_CERTCACHE_DEFAULT_ENTRIES 4096
+#define BW_CERTCACHE_DEFAULT_VERDICTS 1024
 
 struct bw_certcache_config {
 	size_t max_entries; /* 0: BW_CERTCACHE_DEFAULT_ENTRIES */
 	size_t max_bytes;   /* 0: no byte cap. Counts the entry, its text and 4x the DER for the X509 */
 	bool drop_x509;     /* do not keep the parsed X509 (saves memory; entry->x509 is NULL) */
+	size_t max_verdicts; /* chain verdicts kept by bw_certcache_verify (0: BW_CERTCACHE_DEFAULT_VERDICTS;
+			      * rounded up to a power of two, at least 4; about 256 bytes each) */
+	bool no_verdicts;    /* bw_certcache_verify always verifies (for tests and comparisons) */
 };
 
 struct bw_certcache_entry {
@@ -66,6 +70,12 @@ struct bw_certcache_stats {
 	uint64_t evictions;   /* entries pushed out by max_entries or max_bytes */
 	uint64_t too_big;     /* certificates larger than max_bytes alone: decoded, not cached */
 	uint64_t orphans;     /* evicted entries still referenced (freed on their last put) */
+	/* bw_certcache_verify */
+	uint64_t verdicts;        /* chain verdicts held now */
+	uint64_t verdict_hits;    /* verdicts served from the cache */
+	uint64_t verdict_misses;  /* chains verified (not held, or held for another time: see stale) */
+	uint64_t verdict_stale;   /* misses where the chain was held but the time left its window */
+	uint64_t verdict_evictions; /* verdicts pushed out by max_verdicts */
 };
 
 struct bw_certcache;
@@ -93,5 +103,34 @@ struct bw_certcache_entry *bw_certcache_lookup(struct bw_certcache *cc, const ui
 void bw_certcache_put(struct bw_certcache *cc, struct bw_certcache_entry *e);
 
 void bw_certcache_stats(const struct bw_certcache *cc, struct bw_certcache_stats *s);
+
+/*
+ * Chain verdicts. Verifying a chain costs about 1 M instructions (OpenSSL
+ * builds the path and checks each signature) and a server presents the same
+ * chain in every handshake, so verdicts are cached, keyed by a SHA-256 over
+ * the trust store's address, the options that change a verdict (client,
+ * strict_order, no_cn_fallback, the name checked) and the presented
+ * certificates' SHA-256 in order. Each verdict keeps the window of judging
+ * times over which it holds (bw_x509_verify_window): a lookup whose time is
+ * outside it (a certificate of the chain expired or became valid meanwhile,
+ * or the capture jumped) verifies again. So a cached verdict is exactly what
+ * bw_x509_verify would say, with time and clock from o. Bounded by
+ * max_verdicts (4-way sets, the oldest of a set is replaced); the table is
+ * allocated on the first call.
+ *
+ * chain[0..n) are entries from this cache (leaf first), each with its x509
+ * (not drop_x509). *hit (may be NULL) says whether the verdict was cached.
+ * Returns what bw_x509_verify returns; BW_EINVAL also for a NULL entry or
+ * an entry without x509.
+ *
+ * The trust store is part of the key by address: after freeing a trust
+ * store, call bw_certcache_forget_verdicts before verifying against another.
+ */
+int bw_certcache_verify(struct bw_certcache *cc, const struct bw_x509_trust *t,
+			struct bw_certcache_entry *const *chain, size_t n, const struct bw_x509_verify_opts *o,
+			struct bw_x509_verdict *v, bool *hit);
+
+/* Drop every cached verdict (not counted as evictions). NULL-safe. */
+void bw_certcache_forget_verdicts(struct bw_certcache *cc);
 
 #endif /* BW_CERTCACHE_H */

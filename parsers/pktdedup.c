@@ -76,25 +76,45 @@ void bw_hash_init(struct bw_hash *h, uint64_t k0, uint64_t k1)
 	h->len = 0;
 }
 
+/* n < 8 bytes at p as a little-endian number: one or two loads, not a
+ * loop per byte (the tail of every packet and flow key goes through here). */
+static inline uint64_t load_le_partial(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	if (n >= 4) {
+		uint32_t lo, hi;
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + n - 4, 4); /* overlaps lo when n < 8: shifted into place */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		lo = __builtin_bswap32(lo);
+		hi = __builtin_bswap32(hi);
+#endif
+		v = (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+	} else {
+		for (size_t i = 0; i < n; i++)
+			v |= (uint64_t)p[i] << (8 * i);
+	}
+	return v;
+}
+
 void bw_hash_add(struct bw_hash *h, const void *data, size_t n)
 {
 	const uint8_t *p = data;
 	unsigned have = (unsigned)(h->len & 7);
 	h->len += n;
 	if (have) {
-		while (have < 8 && n) {
-			h->tail |= (uint64_t)*p++ << (8 * have++);
-			n--;
-		}
-		if (have < 8)
+		size_t take = BW_MIN((size_t)(8 - have), n);
+		h->tail |= load_le_partial(p, take) << (8 * have);
+		p += take;
+		n -= take;
+		if (have + take < 8)
 			return;
 		sip_compress(h, h->tail);
 		h->tail = 0;
 	}
 	for (; n >= 8; n -= 8, p += 8)
 		sip_compress(h, load_le64(p));
-	for (unsigned i = 0; i < n; i++)
-		h->tail |= (uint64_t)p[i] << (8 * i);
+	h->tail = load_le_partial(p, n);
 }
 
 uint64_t bw_hash_end(const struct bw_hash *hin)

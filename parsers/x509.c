@@ -12,11 +12,20 @@
  * dates before 1970 and after 2038, a verdict that collects every problem and
  * separates "chain" from "name", and the detection of misordered chains that
  * OpenSSL silently repairs. Nothing here keeps global state: the trust store
- * is built by the caller once and passed in, read-only.
+ * is built by the caller once and passed in; it fills itself lazily (the
+ * system bundle is indexed on the first verification and each CA decoded
+ * when a chain first names it), under its own locks, so callers may still
+ * treat it as read-only and share it between threads.
  */
+#define _GNU_SOURCE /* memmem */
 #include "x509.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +38,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -281,6 +291,20 @@ int bw_x509_parse(const uint8_t *der, size_t n, struct x509_st **out, size_t *co
 		ERR_clear_error();
 		return der_outer_check(der, n);
 	}
+	/*
+	 * d2i_X509 also takes BER (an indefinite or non-minimal outer length):
+	 * not DER, and its SHA-256 would not be the one a pin names. The DER
+	 * re-encoding (the signed part is kept verbatim) then differs.
+	 */
+	unsigned char *enc = NULL;
+	int el = i2d_X509(x, &enc);
+	bool der_ok = el > 0 && (size_t)el == (size_t)(p - der) && memcmp(enc, der, (size_t)el) == 0;
+	OPENSSL_free(enc);
+	if (!der_ok) {
+		X509_free(x);
+		ERR_clear_error();
+		return BW_EMALF;
+	}
 	if (consumed)
 		*consumed = (size_t)(p - der);
 	*out = x;
@@ -437,29 +461,52 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
+/* Seconds since the epoch of an ASN.1 time, and its broken-down form. */
+static bool time_secs(const ASN1_TIME *t, int64_t *secs, struct tm *tm)
+{
+	/* ASN1_TIME_to_tm(NULL) would mean "now": never pass it NULL */
+	if (!t || ASN1_TIME_to_tm(t, tm) != 1) {
+		ERR_clear_error();
+		return false;
+	}
+	int64_t y = (int64_t)tm->tm_year + 1900;
+	if (y < 0 || y > 9999 || tm->tm_mon < 0 || tm->tm_mon > 11 || tm->tm_mday < 1 || tm->tm_mday > 31)
+		return false;
+	*secs = days_from_civil(y, (unsigned)tm->tm_mon + 1, (unsigned)tm->tm_mday) * 86400 +
+		(int64_t)tm->tm_hour * 3600 + tm->tm_min * 60 + tm->tm_sec;
+	return true;
+}
+
 static bool decode_time(const ASN1_TIME *t, int64_t *secs, bw_time_t *ns, char iso[24])
 {
 	struct tm tm;
 	iso[0] = '\0';
-	/* ASN1_TIME_to_tm(NULL) would mean "now": never pass it NULL */
-	if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
-		ERR_clear_error();
+	if (!time_secs(t, secs, &tm))
 		return false;
-	}
 	int64_t y = (int64_t)tm.tm_year + 1900;
-	if (y < 0 || y > 9999 || tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31)
-		return false;
-	int64_t s = days_from_civil(y, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday) * 86400 +
-		    (int64_t)tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
-	*secs = s;
+	int64_t s = *secs;
 	if (s < 0)
 		*ns = 0;
 	else if ((uint64_t)s > UINT64_MAX / BW_NSEC_PER_SEC)
 		*ns = UINT64_MAX;
 	else
 		*ns = (uint64_t)s * BW_NSEC_PER_SEC;
-	snprintf(iso, 24, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec);
+	/* "YYYY-MM-DDTHH:MM:SSZ" by hand: time_secs bounded the year to 0..9999 */
+	unsigned f[6] = { (unsigned)y, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday,
+			  (unsigned)tm.tm_hour, (unsigned)tm.tm_min, (unsigned)tm.tm_sec };
+	static const char sep[6] = { '-', '-', 'T', ':', ':', 'Z' };
+	char *o = iso;
+	for (int i = 0; i < 6; i++) {
+		unsigned v = f[i];
+		if (i == 0) {
+			*o++ = (char)('0' + v / 1000 % 10);
+			*o++ = (char)('0' + v / 100 % 10);
+		}
+		*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+		*o++ = sep[i];
+	}
+	*o = '\0';
 	return true;
 }
 
@@ -821,8 +868,42 @@ int bw_x509_info_copy(const struct bw_x509_info *info, const struct bw_x509_aren
 
 /* ---- trust store ---- */
 
+/*
+ * The system bundle (about 150 CAs) costs 20 ms to load eagerly, nearly all
+ * of it in d2i_X509 decoding each CA's public key, although a run needs a
+ * handful of them. So the bundle's bytes are read at start (no file access
+ * later, after seccomp or a privilege drop), and on the first verification
+ * each certificate's subject name alone is decoded into an index; a CA is
+ * fully decoded and added to the store the first time a chain names it (as
+ * issuer or subject, transitively up its own issuers) before OpenSSL builds
+ * that chain. Every certificate OpenSSL could ask the store for is in it by
+ * then, so verdicts are those of an eager load. A bundle the index cannot
+ * take (other PEM blocks than CERTIFICATE, a name that does not decode) is
+ * loaded eagerly, as before. The extra CA files are small and the user named
+ * them, so they are read at start (a bad file is a start-up error) into a
+ * staging store, merged after the bundle as the eager order did. All workers
+ * share the one store: the index is filled under a mutex.
+ */
+struct bundle_cert {
+	X509_NAME *name;        /* subject, decoded alone */
+	const uint8_t *der;     /* into trust->ders */
+	size_t len;
+	bool added;             /* decoded and put in the store (or failed to) */
+};
+
 struct bw_x509_trust {
-	X509_STORE *store;
+	pthread_mutex_t lock;   /* the lazy load */
+	pthread_mutex_t lu_lock;/* the bundle index */
+	atomic_bool loaded;     /* store is final; read with acquire */
+	X509_STORE *store;      /* NULL until loaded */
+	X509_STORE *staged;     /* the extra CA files, until loaded */
+	char *system_path;      /* NULL: no system bundle */
+	char *pem;              /* the bundle's bytes, read at start */
+	size_t pem_len;
+	uint8_t *ders;          /* the bundle's certificates, base64-decoded */
+	struct bundle_cert *bc; /* the index; NULL if the bundle was loaded eagerly */
+	size_t nbc;
+	bool system_failed;     /* the bundle did not load: extras only */
 	size_t n_system, n_extra;
 };
 
@@ -874,6 +955,330 @@ static long load_ca_file(X509_STORE *store, const char *path, char *err, size_t 
 	return -1;
 }
 
+/* Copy every certificate and CRL of src into dst (references, not copies). */
+static int store_merge(X509_STORE *dst, X509_STORE *src)
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(src);
+	int n = objs ? sk_X509_OBJECT_num(objs) : 0;
+	for (int i = 0; i < n; i++) {
+		X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
+		X509 *x = X509_OBJECT_get0_X509(o);
+		X509_CRL *crl = X509_OBJECT_get0_X509_CRL(o);
+		if (x && X509_STORE_add_cert(dst, x) != 1)
+			return BW_ENOMEM;
+		if (crl && X509_STORE_add_crl(dst, crl) != 1)
+			return BW_ENOMEM;
+	}
+	return BW_OK;
+}
+
+/* One DER TLV at w: its tag, and a sub-cursor over its value (short and
+ * long definite lengths; nothing here needs more). False if malformed. */
+static bool der_tlv(struct bw_wire *w, uint8_t *tag, struct bw_wire *val, size_t *whole)
+{
+	size_t start = bw_wire_pos(w);
+	*tag = bw_wire_u8(w);
+	uint8_t l0 = bw_wire_u8(w);
+	size_t len = l0;
+	if (l0 & 0x80) {
+		unsigned k = l0 & 0x7f;
+		if (k == 0 || k > 4)
+			return false;
+		len = 0;
+		for (unsigned i = 0; i < k; i++)
+			len = (len << 8) | bw_wire_u8(w);
+	}
+	if (!bw_wire_ok(w) || len > bw_wire_left(w))
+		return false;
+	bw_wire_sub(w, len, val);
+	if (whole)
+		*whole = bw_wire_pos(w) - start;
+	return true;
+}
+
+/* The subject Name of a DER certificate, decoded alone (no public key). */
+static X509_NAME *der_subject(const uint8_t *der, size_t n)
+{
+	struct bw_wire w, cert, tbs, v;
+	uint8_t tag;
+	size_t whole = 0;
+	bw_wire_init(&w, der, n);
+	if (!der_tlv(&w, &tag, &cert, NULL) || tag != 0x30 || !der_tlv(&cert, &tag, &tbs, NULL) || tag != 0x30)
+		return NULL;
+	const uint8_t *p = bw_wire_peek(&tbs, 1);
+	if (p && *p == 0xa0 && !der_tlv(&tbs, &tag, &v, NULL)) /* [0] version */
+		return NULL;
+	for (int i = 0; i < 4; i++) /* serial, signature, issuer, validity */
+		if (!der_tlv(&tbs, &tag, &v, NULL))
+			return NULL;
+	size_t at = bw_wire_pos(&tbs);
+	if (!der_tlv(&tbs, &tag, &v, &whole) || tag != 0x30)
+		return NULL;
+	bw_wire_seek(&tbs, at);
+	const unsigned char *q = bw_wire_ptr(&tbs, whole);
+	return q ? d2i_X509_NAME(NULL, &q, (long)whole) : NULL;
+}
+
+/*
+ * Index the PEM bundle: every CERTIFICATE block base64-decoded into ders,
+ * its subject into bc. BW_EINVAL when the bundle holds anything the index
+ * cannot stand for (another block type, a block that does not decode): the
+ * caller then loads it eagerly, which has OpenSSL's own rules for those.
+ */
+static int bundle_index(struct bw_x509_trust *t)
+{
+	static const char begin[] = "-----BEGIN ", cert_begin[] = "-----BEGIN CERTIFICATE-----",
+			  cert_end[] = "-----END CERTIFICATE-----";
+	int rc = BW_EINVAL;
+	size_t cap = 0;
+	EVP_ENCODE_CTX *ec = EVP_ENCODE_CTX_new();
+	t->ders = malloc(t->pem_len / 4 * 3 + 16);
+	if (!ec || !t->ders) {
+		rc = BW_ENOMEM;
+		goto fail;
+	}
+	size_t used = 0;
+	const char *p = t->pem, *endp = t->pem + t->pem_len;
+	for (;;) {
+		const char *b = memmem(p, (size_t)(endp - p), begin, sizeof(begin) - 1);
+		if (!b)
+			break;
+		if ((size_t)(endp - b) < sizeof(cert_begin) - 1 || memcmp(b, cert_begin, sizeof(cert_begin) - 1) != 0)
+			goto fail; /* TRUSTED CERTIFICATE, X509 CRL, ...: eager */
+		const char *body = b + sizeof(cert_begin) - 1;
+		const char *e = memmem(body, (size_t)(endp - body), cert_end, sizeof(cert_end) - 1);
+		if (!e || e - body > INT_MAX)
+			goto fail;
+		int outl = 0, finl = 0;
+		EVP_DecodeInit(ec);
+		if (EVP_DecodeUpdate(ec, t->ders + used, &outl, (const unsigned char *)body, (int)(e - body)) < 0 ||
+		    EVP_DecodeFinal(ec, t->ders + used + outl, &finl) < 0)
+			goto fail;
+		size_t len = (size_t)outl + (size_t)finl;
+		X509_NAME *nm = der_subject(t->ders + used, len);
+		if (!nm)
+			goto fail;
+		if (t->nbc == cap) {
+			size_t nc = cap ? 2 * cap : 256;
+			struct bundle_cert *nb = realloc(t->bc, nc * sizeof(*nb));
+			if (!nb) {
+				X509_NAME_free(nm);
+				rc = BW_ENOMEM;
+				goto fail;
+			}
+			t->bc = nb;
+			cap = nc;
+		}
+		t->bc[t->nbc++] = (struct bundle_cert){ .name = nm, .der = t->ders + used, .len = len };
+		used += len;
+		p = e + sizeof(cert_end) - 1;
+	}
+	if (t->nbc == 0)
+		goto fail; /* X509_STORE_load_file fails on a bundle with no certificate */
+	EVP_ENCODE_CTX_free(ec);
+	ERR_clear_error();
+	return BW_OK;
+fail:
+	for (size_t i = 0; i < t->nbc; i++)
+		X509_NAME_free(t->bc[i].name);
+	free(t->bc);
+	free(t->ders);
+	t->bc = NULL;
+	t->ders = NULL;
+	t->nbc = 0;
+	EVP_ENCODE_CTX_free(ec);
+	ERR_clear_error();
+	return rc;
+}
+
+/* The bundle as OpenSSL loads a file (X509_load_cert_crl_file), from memory. */
+static int bundle_load_eager(struct bw_x509_trust *t, X509_STORE *s)
+{
+	BIO *bio = BIO_new_mem_buf(t->pem, t->pem_len > INT_MAX ? INT_MAX : (int)t->pem_len);
+	STACK_OF(X509_INFO) *inf = bio ? PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL) : NULL;
+	int rc = BW_EINVAL, count = 0;
+	if (!inf)
+		goto out;
+	for (int i = 0; i < sk_X509_INFO_num(inf); i++) {
+		X509_INFO *it = sk_X509_INFO_value(inf, i);
+		if (it->x509) {
+			if (!X509_STORE_add_cert(s, it->x509))
+				goto out;
+			count++;
+		}
+		if (it->crl) {
+			if (!X509_STORE_add_crl(s, it->crl))
+				goto out;
+			count++;
+		}
+	}
+	rc = count ? BW_OK : BW_EINVAL;
+out:
+	sk_X509_INFO_pop_free(inf, X509_INFO_free);
+	BIO_free(bio);
+	return rc;
+}
+
+/* Build the final store: the system bundle (indexed, or loaded eagerly),
+ * then the staged extra files. */
+static int trust_load_locked(struct bw_x509_trust *t, bool want_index, char *err, size_t errcap)
+{
+	int rc = BW_ENOMEM;
+	size_t in_store = 0;
+	X509_STORE *s = X509_STORE_new();
+	if (!s) {
+		set_err(err, errcap, "%s%s", "out of memory building the trust store", "");
+		goto fail;
+	}
+	if (t->pem) {
+		int ir = want_index ? bundle_index(t) : BW_EINVAL;
+		if (ir == BW_ENOMEM)
+			goto fail;
+		if (ir == BW_OK) {
+			t->n_system = t->nbc;
+		} else {
+			ERR_clear_error();
+			if (bundle_load_eager(t, s) != BW_OK) {
+				set_err(err, errcap, "system CA bundle '%s': %s", t->system_path, ossl_reason());
+				ERR_clear_error();
+				rc = BW_EINVAL;
+				goto fail;
+			}
+			t->n_system = in_store = store_count(s);
+		}
+	}
+	if (t->staged && store_merge(s, t->staged) != BW_OK) {
+		set_err(err, errcap, "%s%s", "out of memory building the trust store", "");
+		goto fail;
+	}
+	t->n_extra = store_count(s) - in_store;
+	X509_STORE_free(t->staged);
+	t->staged = NULL;
+	t->store = s;
+	ERR_clear_error();
+	return BW_OK;
+fail:
+	ERR_clear_error();
+	X509_STORE_free(s);
+	return rc;
+}
+
+/*
+ * Put in the store every bundle CA a verification of chain could ask for:
+ * those whose subject is the subject or the issuer of a presented
+ * certificate, and then, transitively, the issuers of those. Bounded: each
+ * CA is added once, and the work list holds at most what fits.
+ */
+static void bundle_prepare(const struct bw_x509_trust *ct, X509_STORE *s, X509 *const *chain, size_t n)
+{
+	struct bw_x509_trust *t = (struct bw_x509_trust *)(uintptr_t)ct; /* the index: under lu_lock */
+	if (!t->bc)
+		return;
+	const X509_NAME *todo[64];
+	size_t nt = 0;
+	for (size_t i = 0; i < n && nt + 2 <= BW_ARRAY_SIZE(todo); i++) {
+		if (!chain[i])
+			continue;
+		todo[nt++] = X509_get_subject_name(chain[i]);
+		todo[nt++] = X509_get_issuer_name(chain[i]);
+	}
+	pthread_mutex_lock(&t->lu_lock);
+	for (size_t k = 0; k < nt; k++) {
+		for (size_t i = 0; i < t->nbc; i++) {
+			struct bundle_cert *b = &t->bc[i];
+			if (b->added || X509_NAME_cmp(b->name, todo[k]) != 0)
+				continue;
+			b->added = true;
+			const unsigned char *q = b->der;
+			X509 *x = d2i_X509(NULL, &q, (long)b->len);
+			if (!x)
+				continue;
+			if (X509_STORE_add_cert(s, x) == 1 && nt < BW_ARRAY_SIZE(todo) &&
+			    X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) != 0)
+				todo[nt++] = X509_get_issuer_name(x); /* the store holds x now, so the name lives */
+			X509_free(x);
+		}
+	}
+	pthread_mutex_unlock(&t->lu_lock);
+	ERR_clear_error();
+}
+
+/*
+ * The store, loaded on first use. A bundle that loaded at start-up checks
+ * (it was readable) but fails now is dropped: the extras still judge, as
+ * when there is no system bundle at all. NULL only on ENOMEM.
+ */
+static X509_STORE *trust_store(const struct bw_x509_trust *ct)
+{
+	struct bw_x509_trust *t = (struct bw_x509_trust *)(uintptr_t)ct; /* lazy fields: under the lock */
+	if (atomic_load_explicit(&t->loaded, memory_order_acquire))
+		return t->store;
+	pthread_mutex_lock(&t->lock);
+	if (!atomic_load_explicit(&t->loaded, memory_order_relaxed)) {
+		if (trust_load_locked(t, true, NULL, 0) == BW_EINVAL) {
+			/* read and checked at start, so this is not expected */
+			t->system_failed = true;
+			free(t->pem);
+			t->pem = NULL;
+			t->n_system = 0;
+			(void)trust_load_locked(t, false, NULL, 0);
+		}
+		if (t->store)
+			atomic_store_explicit(&t->loaded, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return t->store;
+}
+
+#define BUNDLE_MAX (64u << 20) /* a system bundle is about 200 KB */
+
+/* The whole file into *out (NUL-terminated, owned by the caller). */
+static int read_bundle(const char *path, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	errno = 0;
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return BW_EIO;
+	int rc = BW_EIO;
+	size_t cap = 256 * 1024, n = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf) {
+		rc = BW_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		size_t got = fread(buf + n, 1, cap - n, fp);
+		n += got;
+		if (n < cap) {
+			if (ferror(fp))
+				goto out;
+			break;
+		}
+		if (cap >= BUNDLE_MAX) {
+			errno = EFBIG;
+			goto out;
+		}
+		char *nb = realloc(buf, 2 * cap + 1);
+		if (!nb) {
+			rc = BW_ENOMEM;
+			goto out;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+	rc = BW_OK;
+out:
+	free(buf);
+	fclose(fp);
+	return rc;
+}
+
 struct bw_x509_trust *bw_x509_trust_new_ex(const struct bw_x509_trust_config *c, char *err, size_t errcap)
 {
 	static const struct bw_x509_trust_config defaults = { 0 };
@@ -886,10 +1291,13 @@ struct bw_x509_trust *bw_x509_trust_new_ex(const struct bw_x509_trust_config *c,
 		return NULL;
 	}
 	struct bw_x509_trust *t = calloc(1, sizeof(*t));
-	if (!t || !(t->store = X509_STORE_new())) {
+	if (!t) {
 		set_err(err, errcap, "%s%s", "out of memory building the trust store", "");
-		goto fail;
+		return NULL;
 	}
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->lu_lock, NULL);
+	atomic_init(&t->loaded, false);
 	if (!c->no_system) {
 		const char *path = c->system_bundle;
 		if (!path) {
@@ -906,23 +1314,43 @@ struct bw_x509_trust *bw_x509_trust_new_ex(const struct bw_x509_trust_config *c,
 				set_err(err, errcap, "system CA bundle '%s': %s", path, strerror(errno));
 				goto fail;
 			}
-		} else if (X509_STORE_load_file(t->store, path) != 1) {
-			set_err(err, errcap, "system CA bundle '%s': %s", path, ossl_reason());
-			ERR_clear_error();
+		} else if (!(t->system_path = strdup(path))) {
+			set_err(err, errcap, "%s%s", "out of memory building the trust store", "");
+			goto fail;
+		} else {
+			int rr = read_bundle(t->system_path, &t->pem, &t->pem_len);
+			if (rr == BW_ENOMEM) {
+				set_err(err, errcap, "%s%s", "out of memory building the trust store", "");
+				goto fail;
+			}
+			if (rr != BW_OK && (c->require_system || c->system_bundle)) {
+				set_err(err, errcap, "system CA bundle '%s': %s", path, strerror(errno ? errno : EIO));
+				goto fail;
+			}
+		}
+	}
+	if (c->n_extra) {
+		if (!(t->staged = X509_STORE_new())) {
+			set_err(err, errcap, "%s%s", "out of memory building the trust store", "");
 			goto fail;
 		}
-		t->n_system = store_count(t->store);
-	}
-	for (size_t i = 0; i < c->n_extra; i++) {
-		const char *path = c->extra_ca_files[i];
-		if (!path || !*path) {
-			set_err(err, errcap, "CA file '%s': %s", path ? path : "(null)", "empty file name");
-			goto fail;
+		for (size_t i = 0; i < c->n_extra; i++) {
+			const char *path = c->extra_ca_files[i];
+			if (!path || !*path) {
+				set_err(err, errcap, "CA file '%s': %s", path ? path : "(null)", "empty file name");
+				goto fail;
+			}
+			if (load_ca_file(t->staged, path, err, errcap) < 0)
+				goto fail;
 		}
-		if (load_ca_file(t->store, path, err, errcap) < 0)
-			goto fail;
 	}
-	t->n_extra = store_count(t->store) - t->n_system;
+	/* A bundle the user named, or required, must parse: load it now, whole,
+	 * so that a bad certificate in it is a start-up error as it always was. */
+	if (t->pem && (c->system_bundle || c->require_system)) {
+		if (trust_load_locked(t, false, err, errcap) != BW_OK)
+			goto fail;
+		atomic_store_explicit(&t->loaded, true, memory_order_release);
+	}
 	ERR_clear_error();
 	return t;
 fail:
@@ -942,15 +1370,31 @@ void bw_x509_trust_free(struct bw_x509_trust *t)
 	if (!t)
 		return;
 	X509_STORE_free(t->store);
+	X509_STORE_free(t->staged);
+	for (size_t i = 0; i < t->nbc; i++)
+		X509_NAME_free(t->bc[i].name);
+	free(t->bc);
+	free(t->ders);
+	free(t->pem);
+	free(t->system_path);
+	pthread_mutex_destroy(&t->lu_lock);
+	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
 void bw_x509_trust_counts(const struct bw_x509_trust *t, size_t *system, size_t *extra)
 {
+	if (t)
+		(void)trust_store(t); /* the counts are of the loaded store */
 	if (system)
 		*system = t ? t->n_system : 0;
 	if (extra)
 		*extra = t ? t->n_extra : 0;
+}
+
+bool bw_x509_trust_loaded(const struct bw_x509_trust *t)
+{
+	return t && atomic_load_explicit(&((struct bw_x509_trust *)(uintptr_t)t)->loaded, memory_order_acquire);
 }
 
 /* ---- verification ---- */
@@ -1092,12 +1536,70 @@ enum bw_x509_reason bw_x509_check_name(struct x509_st *x, const char *name, size
 	return r == 1 ? BW_X509_OK : r == 0 ? BW_X509_NAME_MISMATCH : BW_X509_OTHER;
 }
 
-int bw_x509_verify(const struct bw_x509_trust *t, struct x509_st *const *chain, size_t n,
-		   const struct bw_x509_verify_opts *o, struct bw_x509_verdict *v)
+/* ---- validity windows ---- */
+
+/* A certificate's validity times in seconds; false if one does not parse. */
+static bool cert_times(X509 *x, int64_t *nb, int64_t *na)
+{
+	struct tm tm;
+	return time_secs(X509_get0_notBefore(x), nb, &tm) && time_secs(X509_get0_notAfter(x), na, &tm);
+}
+
+/*
+ * OpenSSL calls x valid at second s when notBefore <= s < notAfter
+ * (X509_cmp_time counts "equal" as "earlier"), so its status changes only
+ * at those two instants. Narrow [from, until) to the span around now that
+ * contains neither. A time that does not parse is an error at any instant:
+ * it adds no boundary.
+ */
+static void window_add(X509 *x, int64_t now, struct bw_x509_window *w)
+{
+	int64_t b[2];
+	if (!x || !cert_times(x, &b[0], &b[1]))
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (b[i] <= now && b[i] > w->from)
+			w->from = b[i];
+		else if (b[i] > now && b[i] < w->until)
+			w->until = b[i];
+	}
+}
+
+/* Every certificate whose validity could change the verdict: the presented
+ * ones, the chain built, and every store certificate that could stand in for
+ * an issuer of either (OpenSSL prefers an issuer that is valid at the time,
+ * so a cross-signed twin with other dates could change the chain built). */
+static void window_of(X509_STORE_CTX *ctx, X509 *const *chain, size_t n, STACK_OF(X509) *built, int64_t now,
+		      struct bw_x509_window *w)
+{
+	w->from = INT64_MIN;
+	w->until = INT64_MAX;
+	int m = built ? sk_X509_num(built) : 0;
+	size_t total = n + (size_t)(m > 0 ? m : 0);
+	for (size_t i = 0; i < total; i++) {
+		X509 *x = i < n ? chain[i] : sk_X509_value(built, (int)(i - n));
+		if (!x)
+			continue;
+		window_add(x, now, w);
+		STACK_OF(X509) *alts = X509_STORE_CTX_get1_certs(ctx, X509_get_issuer_name(x));
+		int na = alts ? sk_X509_num(alts) : 0;
+		for (int k = 0; k < na; k++)
+			window_add(sk_X509_value(alts, k), now, w);
+		sk_X509_pop_free(alts, X509_free);
+	}
+	ERR_clear_error();
+}
+
+static int verify_impl(const struct bw_x509_trust *t, struct x509_st *const *chain, size_t n,
+		       const struct bw_x509_verify_opts *o, struct bw_x509_verdict *v, struct bw_x509_window *win)
 {
 	if (!t || !o || !v || (n && !chain))
 		return BW_EINVAL;
 	verdict_init(v, o);
+	if (win) {
+		win->from = INT64_MIN;
+		win->until = INT64_MAX;
+	}
 	if (n == 0 || !chain[0]) {
 		v->chain = BW_X509_NO_CERT;
 		v->problems = 1u << BW_X509_NO_CERT;
@@ -1108,15 +1610,17 @@ int bw_x509_verify(const struct bw_x509_trust *t, struct x509_st *const *chain, 
 	v->presented = (uint8_t)n;
 
 	int rc = BW_ENOMEM;
+	X509_STORE *store = trust_store(t);
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	STACK_OF(X509) *untrusted = sk_X509_new_reserve(NULL, (int)n);
-	if (!ctx || !untrusted)
+	if (!store || !ctx || !untrusted)
 		goto out;
 	for (size_t i = 1; i < n; i++)
 		if (chain[i] && !sk_X509_push(untrusted, chain[i]))
 			goto out;
+	bundle_prepare(t, store, chain, n);
 	/* The store is only read: OpenSSL locks its own lookups. */
-	if (!X509_STORE_CTX_init(ctx, t->store, chain[0], untrusted))
+	if (!X509_STORE_CTX_init(ctx, store, chain[0], untrusted))
 		goto out;
 	X509_VERIFY_PARAM *p = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_time(p, (time_t)(o->time / BW_NSEC_PER_SEC));
@@ -1139,6 +1643,8 @@ int bw_x509_verify(const struct bw_x509_trust *t, struct x509_st *const *chain, 
 	int bl = built ? sk_X509_num(built) : 0;
 	v->built = (uint8_t)BW_MIN(bl > 0 ? bl : 0, 255);
 	check_order(chain, n, built, v);
+	if (win)
+		window_of(ctx, chain, n, built, (int64_t)(o->time / BW_NSEC_PER_SEC), win);
 	if (v->misordered) {
 		v->problems |= 1u << BW_X509_BAD_CHAIN_ORDER;
 		if (o->strict_order && v->chain == BW_X509_OK)
@@ -1156,6 +1662,20 @@ out:
 	X509_STORE_CTX_free(ctx);
 	sk_X509_free(untrusted);
 	return rc;
+}
+
+int bw_x509_verify(const struct bw_x509_trust *t, struct x509_st *const *chain, size_t n,
+		   const struct bw_x509_verify_opts *o, struct bw_x509_verdict *v)
+{
+	return verify_impl(t, chain, n, o, v, NULL);
+}
+
+int bw_x509_verify_window(const struct bw_x509_trust *t, struct x509_st *const *chain, size_t n,
+			  const struct bw_x509_verify_opts *o, struct bw_x509_verdict *v, struct bw_x509_window *w)
+{
+	if (!w)
+		return BW_EINVAL;
+	return verify_impl(t, chain, n, o, v, w);
 }
 
 int bw_x509_verify_der(const struct bw_x509_trust *t, const uint8_t *const *der, const size_t *len, size_t n,

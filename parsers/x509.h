@@ -20,8 +20,9 @@
  * keeps one compact copy per distinct certificate.
  *
  * Validation: build one struct bw_x509_trust per process (system CA bundle
- * plus the configured private CA files); it is read-only afterwards and may be
- * used by every worker at once. bw_x509_verify() judges a chain as presented
+ * plus the configured private CA files); it may be used by every worker at
+ * once. The system bundle is read on the first verification (once, under a
+ * lock, then shared), so a run without certificate chains never pays for it. bw_x509_verify() judges a chain as presented
  * (leaf first, the rest in any order, extra certificates allowed) at the time
  * the caller passes, normally the capture time; the verdict says which clock
  * judged it. The chain verdict and the name check are separate results.
@@ -245,8 +246,11 @@ struct bw_x509_trust;
 struct bw_x509_trust *bw_x509_trust_new(const char *const *extra_ca_files, size_t n, char *err, size_t errcap);
 struct bw_x509_trust *bw_x509_trust_new_ex(const struct bw_x509_trust_config *c, char *err, size_t errcap);
 void bw_x509_trust_free(struct bw_x509_trust *t);
-/* Certificates loaded from the system bundle and from the extra files. */
+/* Certificates loaded from the system bundle and from the extra files (loads the store if not yet). */
 void bw_x509_trust_counts(const struct bw_x509_trust *t, size_t *system, size_t *extra);
+/* Has the store been loaded (by a verification, bw_x509_trust_counts, or at
+ * start because a named or required system bundle is checked eagerly)? */
+bool bw_x509_trust_loaded(const struct bw_x509_trust *t);
 
 struct bw_x509_verify_opts {
 	bw_time_t time;             /* judge validity as of this instant (ns) */
@@ -283,6 +287,23 @@ struct bw_x509_verdict {
  */
 int bw_x509_verify(const struct bw_x509_trust *t, struct x509_st *const *chain, size_t n,
 		   const struct bw_x509_verify_opts *o, struct bw_x509_verdict *v);
+
+/*
+ * The judging times (capture seconds, as OpenSSL compares them) over which
+ * a verdict stays the same: from <= s < until. Every certificate that could
+ * take part (the presented ones, the chain built, store certificates that
+ * could stand in for an issuer) is valid, or not, for the whole window, and
+ * nothing else in a verdict depends on the time. INT64_MIN / INT64_MAX when
+ * unbounded.
+ */
+struct bw_x509_window {
+	int64_t from, until;
+};
+
+/* bw_x509_verify, and the window over which its verdict holds (for a verdict
+ * cache: certcache.h). Same returns; w is required. */
+int bw_x509_verify_window(const struct bw_x509_trust *t, struct x509_st *const *chain, size_t n,
+			  const struct bw_x509_verify_opts *o, struct bw_x509_verdict *v, struct bw_x509_window *w);
 
 /* The same from DER blobs (parsed here; a bad one gives chain = BAD_DER). */
 int bw_x509_verify_der(const struct bw_x509_trust *t, const uint8_t *const *der, const size_t *len, size_t n,

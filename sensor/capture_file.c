@@ -66,6 +66,16 @@
 /* Read-ahead: keep MADV_WILLNEED this far ahead of the cursor, in chunks. */
 #define PREFETCH_CHUNK (8u << 20)
 #define PREFETCH_AHEAD (16u << 20)
+/*
+ * Drop-behind: mapped file pages count in the process's RSS, so without
+ * this a run over a 4 GiB file peaks at 4 GiB. Once the cursor is this far
+ * past a chunk, MADV_DONTNEED unmaps it; the pages stay in the page cache.
+ * A frame still lent to a lagging worker (the pipeline's rings hold about
+ * 8 MB per worker, well inside the distance) just faults in again: the
+ * mapping is private and never written, so it reads the same file bytes.
+ */
+#define DROP_CHUNK (8u << 20)
+#define DROP_BEHIND (32u << 20)
 
 /*
  * Writers before pcap 2.3 put orig_len before incl_len; 2.3 files may be
@@ -96,6 +106,7 @@ struct mm_reader {
 	void *map;                /* NULL when reading a caller's buffer */
 	size_t map_len;
 	size_t advised;           /* MADV_WILLNEED issued up to here */
+	size_t dropped;           /* MADV_DONTNEED issued up to here (whole chunks) */
 	bool pcapng;
 	bool be;                  /* file (or current section) is big endian */
 	/* classic pcap */
@@ -217,6 +228,11 @@ static inline unsigned long long ull(uint64_t v) { return (unsigned long long)v;
 
 static void prefetch(struct mm_reader *r)
 {
+	if (r->map && r->w.pos >= r->dropped + (size_t)DROP_BEHIND + DROP_CHUNK) {
+		/* dropped grows in whole chunks from 0: the address stays page aligned */
+		(void)madvise((uint8_t *)r->map + r->dropped, DROP_CHUNK, MADV_DONTNEED);
+		r->dropped += DROP_CHUNK;
+	}
 	if (!r->map || r->advised >= r->map_len || r->w.pos + PREFETCH_AHEAD <= r->advised)
 		return;
 	size_t n = BW_MIN((size_t)PREFETCH_CHUNK, r->map_len - r->advised);

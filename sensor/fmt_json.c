@@ -44,13 +44,13 @@ void bw_fmt_json_head(struct bw_json *j, const char *dataset, const char *kind, 
 	const struct bw_packet *p = meta->pkt;
 	if (p && p->n_vlan > 0) {
 		bw_json_obj_begin(j, "vlan");
-		bw_json_strf(j, "id", "%u", p->vlan[0]);
+		bw_json_u64_str(j, "id", p->vlan[0]);
 		bw_json_obj_end(j);
 		if (p->n_vlan > 1) {
 			unsigned last = BW_MIN((unsigned)p->n_vlan, (unsigned)BW_MAX_VLAN) - 1;
 			bw_json_obj_begin(j, "inner");
 			bw_json_obj_begin(j, "vlan");
-			bw_json_strf(j, "id", "%u", p->vlan[last]);
+			bw_json_u64_str(j, "id", p->vlan[last]);
 			bw_json_obj_end(j);
 			bw_json_obj_end(j);
 		}
@@ -168,19 +168,19 @@ int bw_fmt_json_dns(struct bw_json *j, const struct bw_dns_msg *m, const struct 
 	bw_json_obj_end(j); /* bindwatch */
 
 	bw_json_obj_begin(j, "dns");
-	bw_json_strf(j, "id", "%u", m->id);
+	bw_json_u64_str(j, "id", m->id);
 	bw_json_str(j, "type", m->qr ? "answer" : "query");
 	const char *op = bw_dns_opcode_name(m->opcode);
 	if (op)
 		bw_json_str(j, "op_code", op);
 	else
-		bw_json_strf(j, "op_code", "OPCODE%u", m->opcode);
+		bw_json_prefixed_u64_str(j, "op_code", "OPCODE", m->opcode);
 	if (m->qr) {
 		const char *rc = bw_dns_rcode_name(m->rcode);
 		if (rc)
 			bw_json_str(j, "response_code", rc);
 		else
-			bw_json_strf(j, "response_code", "RCODE%u", m->rcode);
+			bw_json_prefixed_u64_str(j, "response_code", "RCODE", m->rcode);
 	}
 	bw_json_arr_begin(j, "header_flags");
 	if (m->qr)

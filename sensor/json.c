@@ -93,15 +93,38 @@ static void putc_(struct bw_json *j, char c)
 }
 
 
+/* Bytes a string can hold as they are: printable ASCII but the quote and
+ * the backslash. One table load per byte instead of four comparisons. */
+static const uint8_t plain_tab[256] = {
+	[0x20 ... 0x21] = 1, /* 0x22 is the quote */
+	[0x23 ... 0x5b] = 1, /* 0x5c is the backslash */
+	[0x5d ... 0x7f] = 1,
+};
+
 static void put_escaped(struct bw_json *j, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	putc_(j, '"');
 	size_t i = 0;
+	while (i < n && plain_tab[s[i]])
+		i++;
+	if (i == n) {
+		/* the common case, all plain: one reserve, one copy */
+		if (!reserve(j, n + 2))
+			return;
+		char *o = j->buf + j->len;
+		*o++ = '"';
+		memcpy(o, s, n);
+		o[n] = '"';
+		o[n + 1] = '\0';
+		j->len += n + 2;
+		return;
+	}
+	putc_(j, '"');
+	i = 0;
 	while (i < n && j->err == BW_OK) {
 		/* copy a run of plain ASCII at once */
 		size_t run = i;
-		while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+		while (run < n && plain_tab[s[run]])
 			run++;
 		if (run > i) {
 			put(j, (const char *)s + i, run - i);
@@ -136,29 +159,76 @@ static void put_escaped(struct bw_json *j, const char *str, size_t n)
 	putc_(j, '"');
 }
 
-/* Comma and key before a value. */
-static void member(struct bw_json *j, const char *key)
+/* Comma and key before a value (and the opening bracket, if open is not
+ * 0). Keys are nearly always plain literals: their length and plainness are
+ * found in one pass and they are copied in one reserve and memcpy, with the
+ * escaper as the fallback. */
+static void member_open(struct bw_json *j, const char *key, char open)
 {
 	if (j->err != BW_OK)
 		return;
-	if (!j->first[j->depth])
-		putc_(j, ',');
+	bool comma = !j->first[j->depth];
 	j->first[j->depth] = false;
-	if (key) {
-		put_escaped(j, key, strlen(key));
-		putc_(j, ':');
+	if (!key) {
+		if (comma)
+			putc_(j, ',');
+		if (open)
+			putc_(j, open);
+		return;
 	}
+	const unsigned char *k = (const unsigned char *)key;
+	size_t kl = 0;
+	while (plain_tab[k[kl]])
+		kl++;
+	if (!k[kl]) {
+		if (!reserve(j, kl + 5))
+			return;
+		char *o = j->buf + j->len;
+		if (comma)
+			*o++ = ',';
+		*o++ = '"';
+		memcpy(o, key, kl);
+		o += kl;
+		*o++ = '"';
+		*o++ = ':';
+		if (open)
+			*o++ = open;
+		*o = '\0';
+		j->len = (size_t)(o - j->buf);
+		return;
+	}
+	if (comma)
+		putc_(j, ',');
+	put_escaped(j, key, strlen(key));
+	putc_(j, ':');
+	if (open)
+		putc_(j, open);
+}
+
+static void member(struct bw_json *j, const char *key) { member_open(j, key, 0); }
+
+/* Decimal digits of v into the end of tmp[24]; returns the first digit. */
+static char *u64_digits(uint64_t v, char tmp[24])
+{
+	char *p = tmp + 24;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
 }
 
 static void open_(struct bw_json *j, const char *key, char c)
 {
-	member(j, key);
 	if (j->depth + 1 >= BW_JSON_MAX_DEPTH) {
+		member(j, key);
 		if (j->err == BW_OK)
 			j->err = BW_ELIMIT;
 		return;
 	}
-	putc_(j, c);
+	member_open(j, key, c);
+	if (j->err != BW_OK)
+		return;
 	j->depth++;
 	j->first[j->depth] = true;
 }
@@ -194,17 +264,46 @@ void bw_json_str(struct bw_json *j, const char *key, const char *s)
 void bw_json_u64(struct bw_json *j, const char *key, uint64_t v)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	char *d = u64_digits(v, tmp);
 	member(j, key);
-	put(j, tmp, (size_t)n);
+	put(j, d, (size_t)(tmp + 24 - d));
+}
+
+void bw_json_u64_str(struct bw_json *j, const char *key, uint64_t v)
+{
+	char tmp[26];
+	char *d = u64_digits(v, tmp + 1);
+	*--d = '"';
+	tmp[25] = '"';
+	member(j, key);
+	put(j, d, (size_t)(tmp + 26 - d));
+}
+
+void bw_json_prefixed_u64_str(struct bw_json *j, const char *key, const char *prefix, uint64_t v)
+{
+	char tmp[64];
+	char dig[24];
+	size_t pl = 0;
+	while (prefix && pl < 32 && prefix[pl])
+		pl++;
+	char *d = u64_digits(v, dig);
+	size_t dl = (size_t)(dig + 24 - d);
+	if (pl)
+		memcpy(tmp, prefix, pl);
+	memcpy(tmp + pl, d, dl);
+	bw_json_strn(j, key, tmp, pl + dl);
 }
 
 void bw_json_i64(struct bw_json *j, const char *key, int64_t v)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+	/* the magnitude as unsigned: -INT64_MIN does not fit an int64_t */
+	uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	char *d = u64_digits(m, tmp);
+	if (v < 0)
+		*--d = '-';
 	member(j, key);
-	put(j, tmp, (size_t)n);
+	put(j, d, (size_t)(tmp + 24 - d));
 }
 
 void bw_json_double(struct bw_json *j, const char *key, double v)
@@ -262,28 +361,184 @@ void bw_json_strf(struct bw_json *j, const char *key, const char *fmt, ...)
 	bw_json_strn(j, key, tmp, (size_t)n);
 }
 
+/* Civil date of a day count since 1970-01-01 (H. Hinnant's civil_from_days,
+ * exact for every day a bw_time_t can name), so no gmtime_r or printf. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static char *put2(char *o, unsigned v)
+{
+	o[0] = (char)('0' + v / 10 % 10);
+	o[1] = (char)('0' + v % 10);
+	return o + 2;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" into o (28 bytes and a NUL); the year of a
+ * bw_time_t is at most 2554, so it always has four digits. */
+static size_t rfc3339(bw_time_t t, char *o)
+{
+	uint64_t sec = t / BW_NSEC_PER_SEC;
+	unsigned usec = (unsigned)((t % BW_NSEC_PER_SEC) / 1000);
+	int64_t y;
+	unsigned mo, d;
+	civil_from_days((int64_t)(sec / 86400), &y, &mo, &d);
+	unsigned sod = (unsigned)(sec % 86400);
+	char *p = o;
+	p = put2(p, (unsigned)(y / 100));
+	p = put2(p, (unsigned)(y % 100));
+	*p++ = '-';
+	p = put2(p, mo);
+	*p++ = '-';
+	p = put2(p, d);
+	*p++ = 'T';
+	p = put2(p, sod / 3600);
+	*p++ = ':';
+	p = put2(p, sod / 60 % 60);
+	*p++ = ':';
+	p = put2(p, sod % 60);
+	*p++ = '.';
+	p = put2(p, usec / 10000);
+	p = put2(p, usec / 100 % 100);
+	p = put2(p, usec % 100);
+	*p++ = 'Z';
+	*p = '\0';
+	return (size_t)(p - o);
+}
+
 char *bw_time_rfc3339(bw_time_t t, char *out, size_t cap)
 {
-	time_t sec = (time_t)(t / BW_NSEC_PER_SEC);
-	unsigned usec = (unsigned)((t % BW_NSEC_PER_SEC) / 1000);
-	struct tm tm;
-	if (!gmtime_r(&sec, &tm)) {
-		snprintf(out, cap, "1970-01-01T00:00:00.000000Z");
-		return out;
+	char tmp[32];
+	size_t n = rfc3339(t, tmp);
+	if (cap) {
+		n = BW_MIN(n, cap - 1);
+		memcpy(out, tmp, n);
+		out[n] = '\0';
 	}
-	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
 	return out;
 }
 
 void bw_json_time(struct bw_json *j, const char *key, bw_time_t t)
 {
-	char tmp[40];
-	bw_json_str(j, key, bw_time_rfc3339(t, tmp, sizeof(tmp)));
+	char tmp[32];
+	tmp[0] = '"';
+	size_t n = rfc3339(t, tmp + 1);
+	tmp[n + 1] = '"';
+	member(j, key);
+	put(j, tmp, n + 2);
+}
+
+static char *put_dec8(char *o, unsigned v)
+{
+	if (v >= 100)
+		*o++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*o++ = (char)('0' + v / 10 % 10);
+	*o++ = (char)('0' + v % 10);
+	return o;
+}
+
+/*
+ * An address as inet_ntop prints it (glibc), without the library call:
+ * IPv4 dotted quad; IPv6 in lower-case hex words, the first longest run of
+ * two or more zero words as "::", and the last 32 bits as a dotted quad for
+ * the IPv4-compatible (::a.b.c.d, run of 6) and IPv4-mapped (::ffff:a.b.c.d)
+ * forms. Returns the length written into o (>= 46 bytes).
+ */
+static size_t ip_text(const struct bw_ip *ip, char *o)
+{
+	static const char hexd[] = "0123456789abcdef";
+	char *p = o;
+	if (ip->family == 4) {
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				*p++ = '.';
+			p = put_dec8(p, ip->a[i]);
+		}
+		return (size_t)(p - o);
+	}
+	if (ip->family != 6) {
+		*p++ = '-';
+		return 1;
+	}
+	unsigned w[8];
+	for (int i = 0; i < 8; i++)
+		w[i] = (unsigned)ip->a[2 * i] << 8 | ip->a[2 * i + 1];
+	int best = -1, blen = 0;
+	for (int i = 0; i < 8;) {
+		if (w[i]) {
+			i++;
+			continue;
+		}
+		int k = i;
+		while (k < 8 && w[k] == 0)
+			k++;
+		if (k - i > blen) {
+			best = i;
+			blen = k - i;
+		}
+		i = k;
+	}
+	if (blen < 2)
+		best = -1;
+	for (int i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + blen) {
+			if (i == best)
+				*p++ = ':';
+			continue;
+		}
+		if (i)
+			*p++ = ':';
+		if (i == 6 && best == 0 && (blen == 6 || (blen == 5 && w[5] == 0xffff))) {
+			for (int b = 12; b < 16; b++) {
+				if (b > 12)
+					*p++ = '.';
+				p = put_dec8(p, ip->a[b]);
+			}
+			return (size_t)(p - o);
+		}
+		unsigned v = w[i];
+		bool lead = false;
+		for (int sh = 12; sh >= 0; sh -= 4) {
+			unsigned nib = (v >> sh) & 15;
+			if (nib || lead || sh == 0) {
+				*p++ = hexd[nib];
+				lead = true;
+			}
+		}
+	}
+	if (best >= 0 && best + blen == 8)
+		*p++ = ':';
+	return (size_t)(p - o);
 }
 
 void bw_json_ip(struct bw_json *j, const char *key, const struct bw_ip *ip)
 {
 	char tmp[64];
-	bw_json_str(j, key, bw_ip_str(ip, tmp, sizeof(tmp)));
+	tmp[0] = '"';
+	size_t n = ip ? ip_text(ip, tmp + 1) : (tmp[1] = '-', 1);
+	tmp[n + 1] = '"';
+	member(j, key);
+	put(j, tmp, n + 2);
+}
+
+char *bw_json_ip_text(const struct bw_ip *ip, char *out, size_t cap)
+{
+	char tmp[64];
+	size_t n = ip ? ip_text(ip, tmp) : (tmp[0] = '-', 1);
+	if (cap) {
+		n = BW_MIN(n, cap - 1);
+		memcpy(out, tmp, n);
+		out[n] = '\0';
+	}
+	return out;
 }

@@ -43,6 +43,10 @@ void bw_json_i64(struct bw_json *j, const char *key, int64_t v);
 void bw_json_double(struct bw_json *j, const char *key, double v);
 void bw_json_bool(struct bw_json *j, const char *key, bool v);
 void bw_json_null(struct bw_json *j, const char *key);
+/* v in decimal as a string value ("53"), and prefix + decimal ("TYPE65280",
+ * prefix at most 32 bytes): the printf-free forms of bw_json_strf("%u"). */
+void bw_json_u64_str(struct bw_json *j, const char *key, uint64_t v);
+void bw_json_prefixed_u64_str(struct bw_json *j, const char *key, const char *prefix, uint64_t v);
 /* Lower-case hex of bytes as a string value. */
 void bw_json_hex(struct bw_json *j, const char *key, const uint8_t *p, size_t n);
 /* printf-style string value (escaped like any other). */
@@ -54,5 +58,8 @@ void bw_json_ip(struct bw_json *j, const char *key, const struct bw_ip *ip);
 
 /* Format t like bw_json_time into out (>= 32 bytes). Returns out. */
 char *bw_time_rfc3339(bw_time_t t, char *out, size_t cap);
+/* An address as bw_json_ip writes it (the same text as inet_ntop, "-" for
+ * no address) into out (cap >= 46 holds any). Returns out. */
+char *bw_json_ip_text(const struct bw_ip *ip, char *out, size_t cap);
 
 #endif /* BW_JSON_H */

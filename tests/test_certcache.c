@@ -331,6 +331,167 @@ static void test_byte_cap(void **state)
 	bw_certcache_free(cc);
 }
 
+/* A private-CA trust store for the verdict tests (no system bundle: fast). */
+static struct bw_x509_trust *priv_trust(void)
+{
+	char err[256], root[128];
+	snprintf(root, sizeof(root), "%s/root.pem", certdir);
+	const char *files[] = { root };
+	struct bw_x509_trust_config c = { .extra_ca_files = files, .n_extra = 1, .no_system = true };
+	struct bw_x509_trust *t = bw_x509_trust_new_ex(&c, err, sizeof(err));
+	assert_non_null(t);
+	return t;
+}
+
+#define SEC ((bw_time_t)BW_NSEC_PER_SEC)
+
+static void test_verdict_cache(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	struct bw_certcache *cc = bw_certcache_new(NULL, NULL);
+	struct bw_x509_trust *t = priv_trust();
+	bool hit;
+	struct bw_certcache_entry *ch[2] = { get_name(cc, "leaf-expired.der", &hit), get_name(cc, "int.der", &hit) };
+	struct x509_st *xs[2] = { ch[0]->x509, ch[1]->x509 };
+	bw_time_t t2016 = (bw_time_t)1464739200 * SEC;
+	struct bw_x509_verify_opts o = { .time = t2016, .name = "www.example.com", .strict_order = true };
+	struct bw_x509_verdict v, ref;
+
+	/* first: verified; second: served, identical to a fresh verification */
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	assert_int_equal(v.chain, BW_X509_OK);
+	o.time = t2016 + 3600 * SEC + 17;
+	o.clock = BW_X509_CLOCK_NOW;
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_true(hit);
+	assert_int_equal(bw_x509_verify(t, xs, 2, &o, &ref), BW_OK);
+	assert_memory_equal(&v, &ref, sizeof(v));
+	assert_int_equal(v.time, o.time); /* the caller's time and clock, not the cached ones */
+	assert_int_equal(v.clock, BW_X509_CLOCK_NOW);
+	struct bw_certcache_stats s = stats(cc);
+	assert_int_equal(s.verdict_hits, 1);
+	assert_int_equal(s.verdict_misses, 1);
+	assert_int_equal(s.verdicts, 1);
+
+	/* the last second of the leaf is still served; one second later the
+	 * cached "ok" must not be: re-verified, expired */
+	o.time = (bw_time_t)1483228799 * SEC + 999999999;
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_true(hit);
+	assert_int_equal(v.chain, BW_X509_OK);
+	o.time = (bw_time_t)1483228800 * SEC; /* notAfter itself: expired */
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	assert_int_equal(v.chain, BW_X509_EXPIRED);
+	assert_int_equal(stats(cc).verdict_stale, 1);
+	assert_int_equal(stats(cc).verdicts, 1); /* replaced in place */
+	/* and before notBefore: not yet valid, not a cached answer */
+	o.time = (bw_time_t)1451606399 * SEC;
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	assert_int_equal(v.chain, BW_X509_NOT_YET_VALID);
+
+	/* each part of the key matters: the name, the options, the order */
+	o.time = t2016;
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit); /* the window moved to before notBefore */
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_true(hit);
+	o.name = "other.example.net";
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	assert_int_equal(v.name, BW_X509_NAME_MISMATCH);
+	o.name = "www.example.com";
+	o.client = true;
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	assert_int_equal(bw_x509_verify(t, xs, 2, &o, &ref), BW_OK);
+	assert_memory_equal(&v, &ref, sizeof(v));
+	o.client = false;
+	struct bw_certcache_entry *rev[2] = { ch[1], ch[0] };
+	assert_int_equal(bw_certcache_verify(cc, t, rev, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 1, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	assert_int_equal(v.chain, BW_X509_UNKNOWN_ISSUER);
+
+	/* another trust store is another key */
+	struct bw_x509_trust *t2 = priv_trust();
+	assert_int_equal(bw_certcache_verify(cc, t2, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	bw_x509_trust_free(t2);
+
+	/* bad arguments */
+	struct bw_certcache_entry *bad[2] = { ch[0], NULL };
+	assert_int_equal(bw_certcache_verify(cc, t, bad, 2, &o, &v, &hit), BW_EINVAL);
+	assert_int_equal(bw_certcache_verify(NULL, t, ch, 2, &o, &v, &hit), BW_EINVAL);
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 0, &o, &v, &hit), BW_OK);
+	assert_int_equal(v.chain, BW_X509_NO_CERT);
+
+	bw_certcache_forget_verdicts(cc);
+	assert_int_equal(stats(cc).verdicts, 0);
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	bw_certcache_forget_verdicts(NULL);
+
+	bw_certcache_put(cc, ch[0]);
+	bw_certcache_put(cc, ch[1]);
+	bw_x509_trust_free(t);
+	bw_certcache_free(cc);
+}
+
+static void test_verdict_bounds(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	/* one set of four: a fifth distinct key evicts the least recently used */
+	struct bw_certcache_config c = { .max_verdicts = 1 };
+	struct bw_certcache *cc = bw_certcache_new(&c, NULL);
+	struct bw_x509_trust *t = priv_trust();
+	bool hit;
+	struct bw_certcache_entry *ch[2] = { get_name(cc, "leaf-valid.der", &hit), get_name(cc, "int.der", &hit) };
+	struct bw_x509_verify_opts o = { .time = (bw_time_t)1893456000 * SEC };
+	struct bw_x509_verdict v;
+	const char *names[] = { "a.example.com", "b.example.com", "c.example.com", "d.example.com", "e.example.com" };
+	for (int i = 0; i < 4; i++) {
+		o.name = names[i];
+		assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+		assert_false(hit);
+	}
+	o.name = names[0]; /* a is now the most recent */
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_true(hit);
+	o.name = names[4]; /* evicts b */
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	struct bw_certcache_stats s = stats(cc);
+	assert_int_equal(s.verdicts, 4);
+	assert_int_equal(s.verdict_evictions, 1);
+	o.name = names[0];
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_true(hit);
+	o.name = names[1];
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(hit);
+	bw_certcache_free(cc);
+	/* no_verdicts: always verified */
+	struct bw_certcache_config c2 = { .no_verdicts = true };
+	cc = bw_certcache_new(&c2, NULL);
+	struct bw_certcache_entry *ch2[2] = { get_name(cc, "leaf-valid.der", &hit), get_name(cc, "int.der", &hit) };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(bw_certcache_verify(cc, t, ch2, 2, &o, &v, &hit), BW_OK);
+		assert_false(hit);
+		assert_int_equal(v.chain, BW_X509_OK);
+	}
+	assert_int_equal(stats(cc).verdict_hits, 0);
+	bw_certcache_put(cc, ch2[0]);
+	bw_certcache_put(cc, ch2[1]);
+	bw_certcache_free(cc);
+	bw_x509_trust_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +501,8 @@ int main(void)
 		cmocka_unit_test(test_negative_entries),
 		cmocka_unit_test(test_many_distinct),
 		cmocka_unit_test(test_byte_cap),
+		cmocka_unit_test(test_verdict_cache),
+		cmocka_unit_test(test_verdict_bounds),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -709,6 +709,93 @@ static void test_many_sans(void **state)
 	free(d);
 }
 
+/* The window of a verdict is bounded by the chain's validity changes around
+ * the judging time, and the verdict really is the same inside it and
+ * different just outside. */
+static void test_verify_window(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	struct x509_st *xs[2] = { cert("leaf-expired.der"), cert("int.der") };
+	bw_time_t t2016 = (bw_time_t)1464739200 * BW_NSEC_PER_SEC;
+	struct bw_x509_verify_opts o = { .time = t2016, .name = "www.example.com", .strict_order = true };
+	struct bw_x509_verdict v, v2;
+	struct bw_x509_window w;
+	assert_int_equal(bw_x509_verify_window(trust_priv, xs, 2, &o, &v, &w), BW_OK);
+	assert_int_equal(v.chain, BW_X509_OK);
+	assert_int_equal(w.from, 1451606400);   /* leaf and intermediate notBefore, 2016-01-01 */
+	assert_int_equal(w.until, 1483228800);  /* leaf notAfter 2017-01-01 00:00:00: expired from then on */
+	/* the same verdict as bw_x509_verify */
+	assert_int_equal(bw_x509_verify(trust_priv, xs, 2, &o, &v2), BW_OK);
+	assert_memory_equal(&v, &v2, sizeof(v));
+	/* the last second inside is still ok, the first outside is expired */
+	o.time = (bw_time_t)(w.until - 1) * BW_NSEC_PER_SEC;
+	assert_int_equal(bw_x509_verify(trust_priv, xs, 2, &o, &v2), BW_OK);
+	assert_int_equal(v2.chain, BW_X509_OK);
+	o.time = (bw_time_t)w.until * BW_NSEC_PER_SEC;
+	struct bw_x509_window w2;
+	assert_int_equal(bw_x509_verify_window(trust_priv, xs, 2, &o, &v2, &w2), BW_OK);
+	assert_int_equal(v2.chain, BW_X509_EXPIRED);
+	assert_int_equal(w2.from, 1483228800);
+	assert_int_equal(w2.until, 2335219200); /* intermediate notAfter 2044-01-01 */
+	o.time = (bw_time_t)(w.from - 1) * BW_NSEC_PER_SEC;
+	assert_int_equal(bw_x509_verify(trust_priv, xs, 2, &o, &v2), BW_OK);
+	assert_int_equal(v2.chain, BW_X509_NOT_YET_VALID);
+	/* no certificate: a verdict for all time */
+	assert_int_equal(bw_x509_verify_window(trust_priv, NULL, 0, &o, &v2, &w2), BW_OK);
+	assert_int_equal(v2.chain, BW_X509_NO_CERT);
+	assert_true(w2.from == INT64_MIN && w2.until == INT64_MAX);
+	assert_int_equal(bw_x509_verify_window(trust_priv, xs, 2, &o, &v2, NULL), BW_EINVAL);
+	bw_x509_free(xs[0]);
+	bw_x509_free(xs[1]);
+}
+
+/* The system bundle is read on the first verification, not at start, and
+ * the lazily built store judges exactly as an eager one did. */
+static void test_lazy_trust(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	char err[256], root[128];
+	snprintf(root, sizeof(root), "%s/root.pem", certdir);
+	const char *files[] = { root };
+	struct bw_x509_trust *t = bw_x509_trust_new(files, 1, err, sizeof(err));
+	assert_non_null(t);
+	assert_false(bw_x509_trust_loaded(t));
+	struct bw_x509_verdict v = VERIFY(t, T2030, "www.example.com", false, "leaf-valid.der", "int.der");
+	assert_true(bw_x509_trust_loaded(t));
+	assert_int_equal(v.chain, BW_X509_OK);
+	assert_int_equal(v.built, 3);
+	size_t ns = 0, ne = 0;
+	bw_x509_trust_counts(t, &ns, &ne);
+	assert_int_equal(ne, 1);
+	if (file_exists("/etc/ssl/certs/ca-certificates.crt"))
+		assert_true(ns > 50);
+	bw_x509_trust_free(t);
+	/* counting loads it too */
+	t = bw_x509_trust_new(NULL, 0, err, sizeof(err));
+	assert_non_null(t);
+	assert_false(bw_x509_trust_loaded(t));
+	bw_x509_trust_counts(t, &ns, &ne);
+	assert_true(bw_x509_trust_loaded(t));
+	assert_int_equal(ne, 0);
+	bw_x509_trust_free(t);
+	/* a named bundle is checked (so loaded) at start */
+	if (file_exists("/etc/ssl/certs/ca-certificates.crt")) {
+		struct bw_x509_trust_config c = { .system_bundle = "/etc/ssl/certs/ca-certificates.crt" };
+		t = bw_x509_trust_new_ex(&c, err, sizeof(err));
+		assert_non_null(t);
+		assert_true(bw_x509_trust_loaded(t));
+		bw_x509_trust_free(t);
+	}
+	/* a bad extra file is still a start-up error */
+	char bad[128];
+	snprintf(bad, sizeof(bad), "%s/badca.pem", certdir);
+	const char *bf[] = { bad };
+	assert_null(bw_x509_trust_new(bf, 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "badca.pem"));
+}
+
 static void test_garbage_and_truncations(void **state)
 {
 	(void)state;
@@ -741,6 +828,21 @@ static void test_garbage_and_truncations(void **state)
 		assert_int_equal(bw_x509_decode(p, n + 3, &i, &arena, &an), BW_OK);
 		assert_int_equal(i.trailing, 3);
 		assert_int_equal(an.n[BW_AN_X509_BAD_DER], before + 1);
+		free(p);
+		/* BER, not DER: indefinite and non-minimal outer lengths (OpenSSL takes both) */
+		size_t hl = 2 + ((d[1] & 0x80) ? (d[1] & 0x7f) : 0), body = n - hl;
+		p = malloc(n + 8);
+		memcpy(p, "\x30\x80", 2);
+		memcpy(p + 2, d + hl, body);
+		memcpy(p + 2 + body, "\x00\x00", 2);
+		before = an.n[BW_AN_X509_BAD_DER];
+		assert_int_equal(bw_x509_decode(p, body + 4, &i, &arena, &an), BW_EMALF);
+		assert_int_equal(an.n[BW_AN_X509_BAD_DER], before + 1);
+		uint8_t nm[6] = { 0x30, 0x84, 0, 0, (uint8_t)(body >> 8), (uint8_t)body };
+		memcpy(p, nm, 6);
+		memcpy(p + 6, d + hl, body);
+		assert_int_equal(bw_x509_decode(p, body + 6, &i, &arena, &an), BW_EMALF);
+		assert_string_equal(i.subject.dn, "");
 		free(p);
 		free(d);
 	}
@@ -1100,6 +1202,8 @@ int main(void)
 		cmocka_unit_test(test_other_certificates),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_many_sans),
+		cmocka_unit_test(test_verify_window),
+		cmocka_unit_test(test_lazy_trust),
 		cmocka_unit_test(test_garbage_and_truncations),
 		cmocka_unit_test(test_info_copy),
 		cmocka_unit_test(test_real_captures_match_peers),
