@@ -6,7 +6,8 @@
  * to, an address in a cloud range we do not hold), and for weak DNS
  * settings a passive sensor can see in answers (open zone transfers, CAA
  * that does not allow the CA that issued a certificate, permissive SPF and
- * DMARC, RRSIGs about to expire, DS records that match no DNSKEY).
+ * DMARC, RRSIGs about to expire, DS records that match no DNSKEY), and for
+ * delegations of owned zones to nameservers that do not serve them.
  *
  * Most faults need two observations that may come in either order and in
  * separate responses (the CNAME, then the NXDOMAIN of its target). What
@@ -14,7 +15,9 @@
  * with NXDOMAIN times); the rest lives in small fixed per-worker tables
  * allocated once (struct bw_dangling): a reverse index "target -> owned
  * alias" so a later NXDOMAIN finds the alias, the CAA RRsets observed per
- * name, DS and DNSKEY seen per owned zone, and zone transfers in progress.
+ * name, DS and DNSKEY seen per owned zone, zone transfers in progress, and
+ * the delegations of owned zones with their nameservers' addresses and
+ * failing answers.
  * Each table has a fixed number of slots; when the probe window is full
  * the entry updated longest ago is replaced (counted in evicted), so memory
  * is bounded whatever the traffic. State is per worker: a pair of
@@ -56,6 +59,15 @@
 #define XFR_SLOTS 64     /* zone transfers in progress */
 #define MAX_CHAIN 16
 #define MAX_CAND 16
+#define NSREC_SLOTS 512  /* (nameserver, owned zone) pairs from NS answers and referrals */
+#define NSHOST_SLOTS 256 /* nameserver -> its addresses (glue, answers) */
+#define NSHOST_ADDRS 4
+#define NSADDR_SLOTS 512 /* address -> nameserver (the reverse) */
+#define NSFAIL_SLOTS 256 /* server address -> its SERVFAIL / REFUSED / NXDOMAIN answers for owned names */
+#define NODATA_SLOTS 512 /* name -> NOERROR answers without an A / AAAA record */
+#define MAX_NS 16        /* NS records learned per message */
+#define RC_SERVFAIL 2
+#define RC_REFUSED 5
 
 /* Two observations further apart than this (packet time) are not paired. */
 #define PAIR_WINDOW ((bw_time_t)3600 * BW_NSEC_PER_SEC)
@@ -121,18 +133,68 @@ struct xfr_ent {
 	uint16_t qtype;
 };
 
+/* One delegation: host is a nameserver of the owned zone (NS answer or referral). */
+struct nsrec_ent {
+	struct slot_head h; /* key: the nameserver's name */
+	char zone[KEY_CAP];
+	struct seen_at at;  /* the latest NS record seen for the pair */
+	bool referral;
+};
+
+struct nshost_ent {
+	struct slot_head h; /* key: the nameserver's name */
+	uint8_t n;
+	struct bw_ip addr[NSHOST_ADDRS];
+};
+
+struct nsaddr_ent {
+	struct slot_head h; /* key: the address as text */
+	char host[KEY_CAP];
+};
+
+struct nsfail_ent {
+	struct slot_head h; /* key: the answering server's address as text */
+	char qname[KEY_CAP];
+	uint16_t rcode, qtype;
+	struct bw_ip server;
+	struct seen_at at;
+};
+
+struct nodata_ent {
+	struct slot_head h;     /* key: the name */
+	struct seen_at a, aaaa; /* ts 0: no such answer since the name last had an address of that type */
+};
+
+struct ns_learned {
+	char zone[KEY_CAP], host[KEY_CAP];
+	bool fresh; /* the pair was not known before this message */
+};
+
 struct bw_dangling {
 	struct alias_ent alias[ALIAS_SLOTS];
 	struct caa_ent caa[CAA_SLOTS];
 	struct zone_ent zone[ZONE_SLOTS];
 	struct xfr_ent xfr[XFR_SLOTS];
+	struct nsrec_ent nsrec[NSREC_SLOTS];
+	struct nshost_ent nshost[NSHOST_SLOTS];
+	struct nsaddr_ent nsaddr[NSADDR_SLOTS];
+	struct nsfail_ent nsfail[NSFAIL_SLOTS];
+	struct nodata_ent nodata[NODATA_SLOTS];
+	struct ns_learned learned[MAX_NS]; /* scratch: the NS records of the message being looked at */
 	struct bw_cname_chain chain; /* large: kept here rather than on the stack */
 	char names[MAX_CHAIN][NAME_CAP]; /* the CNAME chain inside the response being looked at */
-	uint64_t evicted;
+	uint64_t evicted;    /* entries replaced in the other tables */
+	uint64_t ns_evicted; /* entries replaced in the delegation tables */
 };
 
 struct bw_dangling *bw_dangling_new(void) { return calloc(1, sizeof(struct bw_dangling)); }
 void bw_dangling_free(struct bw_dangling *d) { free(d); }
+
+void bw_dangling_evictions(const struct bw_dangling *d, uint64_t *tables, uint64_t *delegations)
+{
+	*tables = d ? d->evicted : 0;
+	*delegations = d ? d->ns_evicted : 0;
+}
 
 /* ---- small tables ---- */
 
@@ -1162,6 +1224,546 @@ static void rollover_finish(struct bw_worker *w, struct bw_dangling *d)
 	}
 }
 
+/* ---- ns_lame_delegation ----
+ *
+ * Three observations make a lame delegation, in any order and usually in
+ * three responses: an NS record naming host as a nameserver of an owned
+ * zone (an NS answer, or the authority section of a referral), an address
+ * of host (glue in the referral, or an A/AAAA answer), and an answer from
+ * that address refusing the zone (REFUSED or SERVFAIL for any name in it,
+ * NXDOMAIN for its apex; NXDOMAIN below the apex is a normal answer). The
+ * one that completes the set raises the alert, so each pair is reported
+ * once from its later side, and again only when a failure is seen again.
+ * A nameserver whose own name answers NXDOMAIN, or NOERROR without an A and
+ * without an AAAA record, is the other fault: nobody can reach it. */
+
+static bool under_zone(const char *name, const char *zone)
+{
+	for (const char *s = name; s; s = parent_of(s))
+		if (strcmp(s, zone) == 0)
+			return true;
+	return false;
+}
+
+static bool nsrec_eq(const struct slot_head *h, const void *arg)
+{
+	return strcmp(((const struct nsrec_ent *)h)->zone, arg) == 0;
+}
+
+static bool nsaddr_eq(const struct slot_head *h, const void *arg)
+{
+	return strcmp(((const struct nsaddr_ent *)h)->host, arg) == 0;
+}
+
+static bool nsfail_eq(const struct slot_head *h, const void *arg)
+{
+	return strcmp(((const struct nsfail_ent *)h)->qname, arg) == 0;
+}
+
+/* Is host a nameserver of some owned zone we learned? */
+static bool ns_known(const struct bw_dangling *d, const char *host)
+{
+	if (strlen(host) >= KEY_CAP)
+		return false;
+	size_t h = hash_key(host) % NSREC_SLOTS;
+	for (size_t k = 0; k < PROBE; k++) {
+		const struct nsrec_ent *e = &d->nsrec[(h + k) % NSREC_SLOTS];
+		if (e->h.used && strcmp(e->h.key, host) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The deepest zone host serves that holds qname, learned within the window of ts. */
+static const struct nsrec_ent *ns_zone_for(const struct bw_dangling *d, const char *host, const char *qname,
+					   bw_time_t ts)
+{
+	const struct nsrec_ent *best = NULL;
+	if (strlen(host) >= KEY_CAP)
+		return NULL;
+	size_t h = hash_key(host) % NSREC_SLOTS;
+	for (size_t k = 0; k < PROBE; k++) {
+		const struct nsrec_ent *e = &d->nsrec[(h + k) % NSREC_SLOTS];
+		if (!e->h.used || strcmp(e->h.key, host) != 0 || !within(e->at.ts, ts) || !under_zone(qname, e->zone))
+			continue;
+		if (!best || strlen(e->zone) > strlen(best->zone))
+			best = e;
+	}
+	return best;
+}
+
+/* Does an answer with rcode for qname show that a nameserver of zone does not serve it? */
+static bool lame_rcode(uint16_t rcode, const char *qname, const char *zone)
+{
+	if (rcode == RC_SERVFAIL || rcode == RC_REFUSED)
+		return true;
+	return rcode == BW_RCODE_NXDOMAIN && strcmp(qname, zone) == 0;
+}
+
+/* The row of a hosted DNS provider host belongs to (data/takeover-services.tsv,
+ * record type NS), or NULL. The rows listing companies' own nameservers
+ * ("Not vulnerable (private nameservers)") are not hosted providers. */
+static const struct bw_takeover *ns_provider(const struct bw_detect_env *env, const char *host)
+{
+	if (!env->takeover)
+		return NULL;
+	const struct bw_takeover *t = bw_takeover_match(env->takeover, host, strlen(host), BW_DNS_T_NS);
+	return t && t->status != BW_TKO_NOT_VULNERABLE_PRIVATE_NS ? t : NULL;
+}
+
+static const char *rcode_text(uint16_t rc, char *buf, size_t cap)
+{
+	const char *n = bw_dns_rcode_name(rc);
+	if (n)
+		return n;
+	snprintf(buf, cap, "RCODE%u", rc);
+	return buf;
+}
+
+/* Remember ip as an address of host; true if it is new for host. */
+static bool nshost_add(struct bw_dangling *d, const char *host, const struct bw_ip *ip, bw_time_t now)
+{
+	char key[64];
+	bw_ip_str(ip, key, sizeof(key));
+	struct nsaddr_ent *r = (struct nsaddr_ent *)slot_get(d->nsaddr, sizeof(d->nsaddr[0]), NSADDR_SLOTS, key, true,
+							    nsaddr_eq, host, &d->ns_evicted);
+	if (r) {
+		if (!r->h.used)
+			snprintf(r->host, sizeof(r->host), "%s", host);
+		r->h.used = now ? now : 1;
+	}
+	struct nshost_ent *e = (struct nshost_ent *)slot_get(d->nshost, sizeof(d->nshost[0]), NSHOST_SLOTS, host, true,
+							    NULL, NULL, &d->ns_evicted);
+	if (!e)
+		return false;
+	e->h.used = now ? now : 1;
+	for (unsigned i = 0; i < e->n; i++)
+		if (e->addr[i].family == ip->family && memcmp(e->addr[i].a, ip->a, 16) == 0)
+			return false;
+	/* full: the first one goes (a nameserver rarely has more than two) */
+	if (e->n == NSHOST_ADDRS) {
+		memmove(&e->addr[0], &e->addr[1], sizeof(e->addr[0]) * (NSHOST_ADDRS - 1));
+		e->n--;
+	}
+	e->addr[e->n++] = *ip;
+	return true;
+}
+
+static void ns_summary(char *out, size_t cap, const struct nsrec_ent *ns)
+{
+	snprintf(out, cap, "%.200s NS %.200s (%s)", ns->zone, ns->h.key, ns->referral ? "referral" : "NS answer");
+}
+
+enum ns_trigger { TRIG_FAIL, TRIG_NS, TRIG_ADDR, TRIG_HOST };
+
+/* Alert: the nameserver host of ns->zone at server answered rcode for qname.
+ * cur_sum describes the observation in meta (the failure itself for
+ * TRIG_FAIL); fail is the earlier failure otherwise. */
+static void lame_alert(struct bw_worker *w, const struct bw_obs_meta *meta, enum ns_trigger trig,
+		       const struct nsrec_ent *ns, const struct bw_ip *server, const char *qname, uint16_t qtype,
+		       uint16_t rcode, const struct seen_at *fail, const char *cur_name, const char *cur_sum)
+{
+	const struct bw_detect_env *env = w->cfg.detect;
+	const char *host = ns->h.key, *zone = ns->zone;
+	const char *dom = owned_domain(env->policy, zone);
+	if (!dom)
+		return;
+	const struct bw_takeover *t = ns_provider(env, host);
+	struct bw_alert a;
+	char ipt[64], rct[16], tn[16], when[40], what[300], tail[300], pol[300], nsum[460], fsum[600];
+	alert_init(&a, BW_AL_NS_LAME_DELEGATION, meta);
+	a.severity = t ? 3 : 2;
+	bw_ip_str(server, ipt, sizeof(ipt));
+	const char *rc = rcode_text(rcode, rct, sizeof(rct));
+	if (strcmp(qname, zone) == 0)
+		snprintf(what, sizeof(what), "%s for the zone's apex (%s)", rc, type_text(qtype, tn, sizeof(tn)));
+	else
+		snprintf(what, sizeof(what), "%s for %s %s", rc, qname, type_text(qtype, tn, sizeof(tn)));
+	if (t && t->status == BW_TKO_NOT_VULNERABLE)
+		snprintf(tail, sizeof(tail),
+			 "%s belongs to the hosted DNS provider %s: the zone was probably deleted there (takeover rating "
+			 "%s: re-creating it should not give another account these nameservers).", host, t->service,
+			 t->status_text);
+	else if (t)
+		snprintf(tail, sizeof(tail),
+			 "%s belongs to the hosted DNS provider %s (takeover rating %s): if the zone was deleted there, "
+			 "whoever creates it again there answers for %s.", host, t->service, t->status_text, zone);
+	else
+		snprintf(tail, sizeof(tail), "resolvers that pick it fail or retry elsewhere.");
+	snprintf(a.reason, sizeof(a.reason), "%s (%s), a nameserver of %s by the %s of %s, answered %s: it does not "
+		 "serve the zone (a lame delegation); %s", host, ipt, zone, ns->referral ? "referral" : "NS answer",
+		 bw_time_rfc3339(ns->at.ts, when, sizeof(when)), what, tail);
+	snprintf(pol, sizeof(pol), "owned.domains: %s", dom);
+	a.name = zone;
+	a.addr = *server;
+	a.policy = pol;
+	snprintf(a.dedup_key, sizeof(a.dedup_key), "ns_lame_delegation|%.150s|%.150s|lame", zone, host);
+	ns_summary(nsum, sizeof(nsum), ns);
+	snprintf(fsum, sizeof(fsum), "%.200s at %s answered %s for %.200s %s", host, ipt, rc, qname,
+		 type_text(qtype, tn, sizeof(tn)));
+	struct bw_evidence *e = evidence_from_meta(&a, "dns", meta);
+	e->name = cur_name;
+	e->summary = trig == TRIG_FAIL ? fsum : trig == TRIG_NS ? nsum : cur_sum;
+	if (trig == TRIG_FAIL)
+		e->addr = *server;
+	if (trig != TRIG_NS) {
+		struct bw_evidence *ne = bw_alert_evidence(&a, "dns");
+		evidence_from_seen(ne, &ns->at);
+		ne->name = zone;
+		ne->summary = nsum;
+	}
+	if (trig != TRIG_FAIL && fail) {
+		struct bw_evidence *fe = bw_alert_evidence(&a, "dns");
+		evidence_from_seen(fe, fail);
+		fe->name = qname;
+		fe->addr = *server;
+		fe->summary = fsum;
+	}
+	raise(w, &a);
+}
+
+/* The failures recorded for server, held against host's zones (only zone if
+ * not NULL): one alert per zone. */
+static void lame_from_fails(struct bw_worker *w, struct bw_dangling *d, const struct bw_obs_meta *meta,
+			    enum ns_trigger trig, const char *host, const struct bw_ip *server, const char *zone,
+			    const char *cur_name, const char *cur_sum)
+{
+	char key[64];
+	const struct nsrec_ent *done[PROBE];
+	size_t nd = 0;
+	bw_ip_str(server, key, sizeof(key));
+	size_t h = hash_key(key) % NSFAIL_SLOTS;
+	for (size_t k = 0; k < PROBE; k++) {
+		const struct nsfail_ent *f = &d->nsfail[(h + k) % NSFAIL_SLOTS];
+		if (!f->h.used || strcmp(f->h.key, key) != 0 || !within(f->at.ts, meta->ts))
+			continue;
+		const struct nsrec_ent *ns = ns_zone_for(d, host, f->qname, f->at.ts);
+		if (!ns || (zone && strcmp(ns->zone, zone) != 0) || !lame_rcode(f->rcode, f->qname, ns->zone))
+			continue;
+		bool dup = false;
+		for (size_t i = 0; i < nd; i++)
+			dup |= done[i] == ns;
+		if (dup)
+			continue;
+		done[nd++] = ns;
+		lame_alert(w, meta, trig, ns, &f->server, f->qname, f->qtype, f->rcode, &f->at, cur_name, cur_sum);
+	}
+}
+
+/* Why host does not resolve (latest answer NXDOMAIN, or NOERROR without an
+ * A and without an AAAA record, near now): 1 NXDOMAIN, 2 NODATA, 0 it may. */
+static int host_unresolved(const struct bw_detect_env *env, struct bw_dangling *d, const char *host, bw_time_t now,
+			   struct bw_name_rcode *rc, const struct nodata_ent **nd)
+{
+	*nd = NULL;
+	if (env->bindings && nxdomain_near(env->bindings, host, now, rc))
+		return 1;
+	const struct nodata_ent *e = (const struct nodata_ent *)slot_get(d->nodata, sizeof(d->nodata[0]), NODATA_SLOTS,
+									 host, false, NULL, NULL, &d->ns_evicted);
+	if (!e || !e->a.ts || !e->aaaa.ts || !within(e->a.ts, now) || !within(e->aaaa.ts, now))
+		return 0;
+	*nd = e;
+	return 2;
+}
+
+static void unresolved_alert(struct bw_worker *w, const struct bw_obs_meta *meta, enum ns_trigger trig,
+			     const struct nsrec_ent *ns, int why, const struct bw_name_rcode *rc,
+			     const struct nodata_ent *nd, const char *cur_sum)
+{
+	const struct bw_detect_env *env = w->cfg.detect;
+	const char *host = ns->h.key, *zone = ns->zone;
+	const char *dom = owned_domain(env->policy, zone);
+	if (!dom)
+		return;
+	const struct bw_takeover *t = ns_provider(env, host);
+	struct bw_alert a;
+	char when[40], how[120], tail[300], pol[300], nsum[460], hsum[400], asum[300], bsum[300];
+	alert_init(&a, BW_AL_NS_LAME_DELEGATION, meta);
+	a.severity = t ? 3 : 2;
+	if (why == 1)
+		snprintf(how, sizeof(how), "answers NXDOMAIN (last at %s)",
+			 bw_time_rfc3339(rc->nxdomain_last, when, sizeof(when)));
+	else
+		snprintf(how, sizeof(how), "has neither an A nor an AAAA record (NOERROR without data for both)");
+	if (t)
+		snprintf(tail, sizeof(tail), "the name matches the hosted DNS provider %s (takeover rating %s), "
+			 "which does not publish it: a mistyped or retired nameserver.", t->service, t->status_text);
+	else
+		snprintf(tail, sizeof(tail),
+			 "if its domain is unregistered, whoever registers it can answer for %s.", zone);
+	snprintf(a.reason, sizeof(a.reason), "%s, a nameserver of %s by the %s of %s, does not resolve: it %s; %s",
+		 host, zone, ns->referral ? "referral" : "NS answer", bw_time_rfc3339(ns->at.ts, when, sizeof(when)),
+		 how, tail);
+	snprintf(pol, sizeof(pol), "owned.domains: %s", dom);
+	a.name = zone;
+	a.policy = pol;
+	snprintf(a.dedup_key, sizeof(a.dedup_key), "ns_lame_delegation|%.150s|%.150s|unresolvable", zone, host);
+	ns_summary(nsum, sizeof(nsum), ns);
+	struct bw_evidence *e = evidence_from_meta(&a, "dns", meta);
+	e->name = trig == TRIG_NS ? zone : host;
+	e->summary = trig == TRIG_NS ? nsum : cur_sum;
+	if (trig != TRIG_NS) {
+		struct bw_evidence *ne = bw_alert_evidence(&a, "dns");
+		evidence_from_seen(ne, &ns->at);
+		ne->name = zone;
+		ne->summary = nsum;
+	}
+	if (why == 1 && trig != TRIG_HOST) {
+		struct bw_evidence *he = bw_alert_evidence(&a, "dns");
+		he->ts = rc->nxdomain_last;
+		he->name = host;
+		snprintf(hsum, sizeof(hsum), "%.200s NXDOMAIN, %u time(s)", host, rc->nxdomain_count);
+		he->summary = hsum;
+	}
+	/* NODATA: both answers, but not twice the one that is this observation */
+	for (int k = 0; why == 2 && k < 2; k++) {
+		const struct seen_at *at = k ? &nd->aaaa : &nd->a;
+		if (trig == TRIG_HOST && at->ts == meta->ts && at->packet == meta->packet)
+			continue;
+		struct bw_evidence *ae = bw_alert_evidence(&a, "dns");
+		evidence_from_seen(ae, at);
+		ae->name = host;
+		snprintf(k ? bsum : asum, sizeof(asum), "%.200s %s: NOERROR, no data", host, k ? "AAAA" : "A");
+		ae->summary = k ? bsum : asum;
+	}
+	raise(w, &a);
+}
+
+/* host's name just answered NXDOMAIN or NODATA: every zone it serves. */
+static void unresolved_zones(struct bw_worker *w, struct bw_dangling *d, const struct bw_obs_meta *meta,
+			     const char *host, const char *cur_sum)
+{
+	const struct bw_detect_env *env = w->cfg.detect;
+	struct bw_name_rcode rc;
+	const struct nodata_ent *nd;
+	int why = host_unresolved(env, d, host, meta->ts, &rc, &nd);
+	if (!why)
+		return;
+	/* zones in name order, so the alerts come out the same whatever the hash layout */
+	const struct nsrec_ent *z[PROBE];
+	size_t n = 0;
+	size_t h = hash_key(host) % NSREC_SLOTS;
+	for (size_t k = 0; k < PROBE; k++) {
+		const struct nsrec_ent *e = &d->nsrec[(h + k) % NSREC_SLOTS];
+		if (e->h.used && strcmp(e->h.key, host) == 0 && within(e->at.ts, meta->ts))
+			z[n++] = e;
+	}
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(z[j - 1]->zone, z[j]->zone) > 0; j--) {
+			const struct nsrec_ent *t = z[j];
+			z[j] = z[j - 1];
+			z[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++)
+		unresolved_alert(w, meta, TRIG_HOST, z[i], why, &rc, nd, cur_sum);
+}
+
+/* A referral: no answer, NS records in the authority section and no SOA there
+ * (RFC 2308 section 2.2: a NODATA answer carries the zone's SOA instead). */
+static bool is_referral(const struct bw_dns_msg *m)
+{
+	bool ns = false, soa = false;
+	if (m->rcode != 0 || m->n_section[BW_DNS_ANSWER] != 0)
+		return false;
+	for (unsigned i = 0; i < m->n_rr; i++) {
+		if (m->rr[i].section != BW_DNS_AUTHORITY)
+			continue;
+		ns |= m->rr[i].type == BW_DNS_T_NS;
+		soa |= m->rr[i].type == BW_DNS_T_SOA;
+	}
+	return ns && !soa;
+}
+
+static bool rr_ip(const struct bw_dns_msg *m, const struct bw_dns_rr *rr, struct bw_ip *ip)
+{
+	if ((rr->type != BW_DNS_T_A && rr->type != BW_DNS_T_AAAA) || rr->bad || rr->class != 1)
+		return false;
+	memset(ip, 0, sizeof(*ip));
+	ip->family = rr->type == BW_DNS_T_A ? 4 : 6;
+	if (rr->rdlen != (ip->family == 4 ? 4 : 16))
+		return false;
+	memcpy(ip->a, m->wire + rr->rdata_off, rr->rdlen);
+	return true;
+}
+
+/* Step 1: the NS records for owned zones, into d->learned. */
+static unsigned ns_learn(struct bw_dangling *d, const struct bw_policy *p, const struct bw_dns_msg *m,
+			 const struct bw_obs_meta *meta, bool referral)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < m->n_rr && n < MAX_NS; i++) {
+		const struct bw_dns_rr *rr = &m->rr[i];
+		char zone[NAME_CAP], host[NAME_CAP];
+		if (rr->type != BW_DNS_T_NS || rr->bad || rr->class != 1)
+			continue;
+		if (!(rr->section == BW_DNS_ANSWER && m->rcode == 0) && !(rr->section == BW_DNS_AUTHORITY && referral))
+			continue;
+		if (bw_dns_name_text(m, rr->name_off, true, zone, sizeof(zone)) < 0 || !owned_domain(p, zone) ||
+		    bw_dns_name_text(m, rr->rdata_off, true, host, sizeof(host)) < 0 || strcmp(host, ".") == 0 ||
+		    strlen(zone) >= KEY_CAP || strlen(host) >= KEY_CAP)
+			continue;
+		bool dup = false;
+		for (unsigned k = 0; k < n; k++)
+			dup |= strcmp(d->learned[k].zone, zone) == 0 && strcmp(d->learned[k].host, host) == 0;
+		if (dup)
+			continue;
+		struct nsrec_ent *e = (struct nsrec_ent *)slot_get(d->nsrec, sizeof(d->nsrec[0]), NSREC_SLOTS, host, true,
+								  nsrec_eq, zone, &d->ns_evicted);
+		if (!e)
+			continue;
+		struct ns_learned *l = &d->learned[n++];
+		l->fresh = !e->h.used || !within(e->at.ts, meta->ts);
+		if (!e->h.used)
+			snprintf(e->zone, sizeof(e->zone), "%s", zone);
+		e->h.used = meta->ts ? meta->ts : 1;
+		e->referral = rr->section == BW_DNS_AUTHORITY;
+		seen_from_meta(&e->at, meta);
+		snprintf(l->zone, sizeof(l->zone), "%s", zone);
+		snprintf(l->host, sizeof(l->host), "%s", host);
+	}
+	return n;
+}
+
+static void check_ns(struct bw_worker *w, const struct bw_dns_msg *m, const struct bw_obs_meta *meta,
+		     const char *qname, const char *end, int n_chain)
+{
+	const struct bw_detect_env *env = w->cfg.detect;
+	struct bw_dangling *d = bw_detect_state_dangling(w->detect);
+	const struct bw_policy *p = env->policy;
+	uint16_t qt = m->qd[0].type;
+	bool referral = is_referral(m);
+	char owner[NAME_CAP], ipt[64], tn[16], sum[400];
+	unsigned nl = ns_learn(d, p, m, meta, referral);
+
+	/* Step 2: addresses of nameservers (glue, answers); an answer with an
+	 * address also ends a NODATA state of that type. */
+	for (unsigned i = 0; i < m->n_rr; i++) {
+		const struct bw_dns_rr *rr = &m->rr[i];
+		struct bw_ip ip;
+		if ((rr->section != BW_DNS_ANSWER && rr->section != BW_DNS_ADDITIONAL) || !rr_ip(m, rr, &ip) ||
+		    bw_dns_name_text(m, rr->name_off, true, owner, sizeof(owner)) < 0)
+			continue;
+		if (rr->section == BW_DNS_ANSWER) {
+			struct nodata_ent *nd = (struct nodata_ent *)slot_get(d->nodata, sizeof(d->nodata[0]), NODATA_SLOTS,
+									     owner, false, NULL, NULL, &d->ns_evicted);
+			if (nd)
+				memset(rr->type == BW_DNS_T_A ? &nd->a : &nd->aaaa, 0, sizeof(nd->a));
+		}
+		if (!ns_known(d, owner) || !nshost_add(d, owner, &ip, meta->ts))
+			continue;
+		bool here = false;
+		for (unsigned k = 0; k < nl; k++)
+			here |= strcmp(d->learned[k].host, owner) == 0;
+		if (here)
+			continue; /* step 3 holds it against the delegation of this message */
+		snprintf(sum, sizeof(sum), "%.200s %s %s (%s)", owner, rr->type == BW_DNS_T_A ? "A" : "AAAA",
+			 bw_ip_str(&ip, ipt, sizeof(ipt)), rr->section == BW_DNS_ANSWER ? "answer" : "glue");
+		lame_from_fails(w, d, meta, TRIG_ADDR, owner, &ip, NULL, owner, sum);
+	}
+
+	/* Step 3: a new delegation against what its nameserver did before. */
+	for (unsigned k = 0; k < nl; k++) {
+		const struct ns_learned *l = &d->learned[k];
+		if (!l->fresh)
+			continue;
+		struct bw_ip addrs[NSHOST_ADDRS + 8];
+		size_t na = 0;
+		const struct nshost_ent *he = (const struct nshost_ent *)slot_get(
+			d->nshost, sizeof(d->nshost[0]), NSHOST_SLOTS, l->host, false, NULL, NULL, &d->ns_evicted);
+		for (unsigned i = 0; he && i < he->n; i++)
+			addrs[na++] = he->addr[i];
+		struct bw_name_addr ba[8];
+		int nb = env->bindings ? bw_lookup_name_addrs_all(env->bindings, l->host, strlen(l->host), ba, 8) : 0;
+		for (int i = 0; i < nb && i < 8; i++) {
+			bool dup = false;
+			for (size_t j = 0; j < na; j++)
+				dup |= addrs[j].family == ba[i].addr.family && memcmp(addrs[j].a, ba[i].addr.a, 16) == 0;
+			if (!dup) {
+				addrs[na++] = ba[i].addr;
+				(void)nshost_add(d, l->host, &ba[i].addr, meta->ts);
+			}
+		}
+		for (size_t i = 0; i < na; i++)
+			lame_from_fails(w, d, meta, TRIG_NS, l->host, &addrs[i], l->zone, l->zone, NULL);
+		struct bw_name_rcode rc;
+		const struct nodata_ent *nd;
+		int why = host_unresolved(env, d, l->host, meta->ts, &rc, &nd);
+		const struct nsrec_ent *ns = ns_zone_for(d, l->host, l->zone, meta->ts);
+		if (why && ns && strcmp(ns->zone, l->zone) == 0)
+			unresolved_alert(w, meta, TRIG_NS, ns, why, &rc, nd, NULL);
+	}
+
+	/* A failing answer for an owned name: remember it, and hold it against
+	 * the nameservers the answering address is known to belong to. */
+	uint16_t rcode = m->rcode;
+	if ((rcode == RC_SERVFAIL || rcode == RC_REFUSED || rcode == BW_RCODE_NXDOMAIN) && m->qd[0].class == 1 &&
+	    owned_domain(p, qname) && strlen(qname) < KEY_CAP) {
+		char key[64];
+		bw_ip_str(&meta->src, key, sizeof(key));
+		struct nsfail_ent *f = (struct nsfail_ent *)slot_get(d->nsfail, sizeof(d->nsfail[0]), NSFAIL_SLOTS, key,
+								    true, nsfail_eq, qname, &d->ns_evicted);
+		if (f) {
+			if (!f->h.used)
+				snprintf(f->qname, sizeof(f->qname), "%s", qname);
+			f->h.used = meta->ts ? meta->ts : 1;
+			f->rcode = rcode;
+			f->qtype = qt;
+			f->server = meta->src;
+			seen_from_meta(&f->at, meta);
+		}
+		char hosts[PROBE + 8][KEY_CAP];
+		size_t nh = 0;
+		size_t h = hash_key(key) % NSADDR_SLOTS;
+		for (size_t k = 0; k < PROBE; k++) {
+			const struct nsaddr_ent *r = &d->nsaddr[(h + k) % NSADDR_SLOTS];
+			if (r->h.used && strcmp(r->h.key, key) == 0 && within(r->h.used, meta->ts))
+				snprintf(hosts[nh++], KEY_CAP, "%s", r->host);
+		}
+		struct bw_bound_name bn[8];
+		int nb = env->bindings ? bw_lookup_addr_names(env->bindings, &meta->src, bn, 8) : 0;
+		for (int i = 0; i < nb && i < 8; i++) {
+			bool dup = strlen(bn[i].name) >= KEY_CAP;
+			for (size_t j = 0; j < nh && !dup; j++)
+				dup = strcmp(hosts[j], bn[i].name) == 0;
+			if (!dup)
+				snprintf(hosts[nh++], KEY_CAP, "%s", bn[i].name);
+		}
+		for (size_t i = 0; i < nh; i++) {
+			const struct nsrec_ent *ns = ns_zone_for(d, hosts[i], qname, meta->ts);
+			if (ns && lame_rcode(rcode, qname, ns->zone))
+				lame_alert(w, meta, TRIG_FAIL, ns, &meta->src, qname, qt, rcode, NULL, qname, NULL);
+		}
+	}
+
+	/* The nameserver's own name does not resolve. */
+	if (rcode == BW_RCODE_NXDOMAIN) {
+		snprintf(sum, sizeof(sum), "%.200s %s: NXDOMAIN", qname, type_text(qt, tn, sizeof(tn)));
+		if (ns_known(d, qname))
+			unresolved_zones(w, d, meta, qname, sum);
+		if (n_chain > 1 && ns_known(d, end))
+			unresolved_zones(w, d, meta, end, sum);
+	} else if (rcode == 0 && !m->tc && (qt == BW_DNS_T_A || qt == BW_DNS_T_AAAA) && n_chain == 1 && !referral &&
+		   m->qd[0].class == 1) {
+		bool data = false;
+		for (unsigned i = 0; i < m->n_rr && !data; i++) {
+			const struct bw_dns_rr *rr = &m->rr[i];
+			data = rr->section == BW_DNS_ANSWER && rr->type == qt;
+		}
+		if (data)
+			return;
+		struct nodata_ent *nd = (struct nodata_ent *)slot_get(d->nodata, sizeof(d->nodata[0]), NODATA_SLOTS, qname,
+								     true, NULL, NULL, &d->ns_evicted);
+		if (!nd)
+			return;
+		nd->h.used = meta->ts ? meta->ts : 1;
+		seen_from_meta(qt == BW_DNS_T_A ? &nd->a : &nd->aaaa, meta);
+		if (ns_known(d, qname)) {
+			snprintf(sum, sizeof(sum), "%.200s %s: NOERROR, no data", qname, qt == BW_DNS_T_A ? "A" : "AAAA");
+			unresolved_zones(w, d, meta, qname, sum);
+		}
+	}
+}
+
 /* ---- entry points ---- */
 
 void bw_detect_dangling_dns(struct bw_worker *w, const struct bw_dns_msg *m, const struct bw_obs_meta *meta)
@@ -1235,6 +1837,7 @@ void bw_detect_dangling_dns(struct bw_worker *w, const struct bw_dns_msg *m, con
 	check_email(w, m, meta, qname, end);
 	check_caa_response(w, m, meta, qname, end);
 	check_xfr(w, m, meta, qname);
+	check_ns(w, m, meta, qname, end, n_chain);
 }
 
 void bw_detect_dangling_tls(struct bw_worker *w, const struct bw_tls_view *v, const struct bw_obs_meta *meta,
