@@ -4,8 +4,11 @@
  * suppression table is a set-associative cache of dedup-key hashes (8 ways
  * per bucket, the oldest way replaced), so its memory is fixed whatever an
  * attacker makes us alert on; a forgotten key can only cause one extra alert
- * later, never a lost one. Rate limiting per type works in packet time so an
- * offline run gives the same alerts every time.
+ * later, never a lost one. Rate limiting per type is a token bucket in
+ * packet time, so an offline run gives the same alerts every time; what it
+ * holds back is summed per type and written as one summary alert per type
+ * and window, so an alert storm costs a bounded number of events and no
+ * count is lost.
  */
 #include "alerts.h"
 
@@ -74,6 +77,21 @@ struct dedup_entry {
 	char name[96];             /* for the end-of-run update, cut if longer */
 };
 
+/* Token bucket and held-back tally of one alert type. */
+struct rate_state {
+	double tokens;
+	bw_time_t refilled;   /* packet time of the last refill; 0: never used */
+	uint64_t held;        /* held back since the last summary */
+	bw_time_t held_first, held_last;
+};
+
+/* A summary to write once the lock is released. */
+struct held_summary {
+	enum bw_alert_type type;
+	uint64_t count;
+	bw_time_t first, last;
+};
+
 struct bw_alerts {
 	struct bw_alerts_config cfg;
 	pthread_mutex_t lock;
@@ -81,8 +99,7 @@ struct bw_alerts {
 	uint64_t counter;
 	struct dedup_entry *table;
 	uint32_t buckets;
-	bw_time_t rl_window_start[BW_AL__COUNT];
-	uint32_t rl_count[BW_AL__COUNT];
+	struct rate_state rl[BW_AL__COUNT];
 	struct bw_alerts_stats st;
 };
 
@@ -97,6 +114,10 @@ struct bw_alerts *bw_alerts_new(const struct bw_alerts_config *c)
 		al->cfg.suppress = 3600 * BW_NSEC_PER_SEC;
 	if (!al->cfg.max_keys)
 		al->cfg.max_keys = 65536;
+	if (!al->cfg.burst)
+		al->cfg.burst = al->cfg.max_per_type_per_min;
+	if (!al->cfg.summary_window)
+		al->cfg.summary_window = 60 * BW_NSEC_PER_SEC;
 	uint32_t b = 1;
 	while ((uint64_t)b * WAYS < al->cfg.max_keys)
 		b <<= 1;
@@ -154,7 +175,7 @@ static struct dedup_entry *dedup_slot(struct bw_alerts *al, uint64_t hash, bool 
 /* ---- the event ---- */
 
 static void write_alert(struct bw_json *j, const struct bw_alert *a, const char *id, uint64_t repeats,
-			bw_time_t first_emit, bool update)
+			bw_time_t first_emit, bool update, const struct held_summary *hs)
 {
 	const struct bw_obs_meta *m = a->meta;
 	char ip[64];
@@ -170,7 +191,9 @@ static void write_alert(struct bw_json *j, const struct bw_alert *a, const char 
 	bw_json_str(j, "id", id);
 	bw_json_u64(j, "severity", (uint64_t)sev);
 	bw_json_str(j, "reason", a->reason);
-	if (update)
+	if (hs)
+		bw_json_str(j, "action", "rate-limit-summary");
+	else if (update)
 		bw_json_str(j, "action", "repeat-summary");
 	bw_json_obj_end(j);
 	bw_json_obj_begin(j, "rule");
@@ -232,6 +255,13 @@ static void write_alert(struct bw_json *j, const struct bw_alert *a, const char 
 		bw_json_str(j, "cert_sha256", a->cert_sha256);
 	if (a->policy)
 		bw_json_str(j, "policy", a->policy);
+	if (hs) {
+		bw_json_obj_begin(j, "held_back");
+		bw_json_u64(j, "count", hs->count);
+		bw_json_time(j, "first", hs->first);
+		bw_json_time(j, "last", hs->last);
+		bw_json_obj_end(j);
+	}
 	bw_json_obj_end(j);
 	if (a->n_evidence) {
 		bw_json_arr_begin(j, "evidence");
@@ -263,6 +293,72 @@ static void write_alert(struct bw_json *j, const struct bw_alert *a, const char 
 	bw_json_obj_end(j);
 }
 
+/* Take a token of type t's bucket at ts. Lock held. */
+static bool rate_take(struct bw_alerts *al, unsigned t, bw_time_t ts)
+{
+	if (!al->cfg.max_per_type_per_min)
+		return true;
+	struct rate_state *r = &al->rl[t];
+	double burst = (double)al->cfg.burst;
+	if (r->refilled == 0) {
+		r->tokens = burst;
+		r->refilled = ts ? ts : 1;
+	} else if (ts > r->refilled) {
+		/* Workers are not in lockstep: an older time adds nothing, and is not refunded. */
+		r->tokens += (double)(ts - r->refilled) * (double)al->cfg.max_per_type_per_min /
+			     (60.0 * (double)BW_NSEC_PER_SEC);
+		if (r->tokens > burst)
+			r->tokens = burst;
+		r->refilled = ts;
+	}
+	if (r->tokens < 1.0)
+		return false;
+	r->tokens -= 1.0;
+	return true;
+}
+
+/* Collect (and reset) the held-back tallies due at now (all of them: at_end). Lock held. */
+static size_t summaries_due(struct bw_alerts *al, bw_time_t now, bool at_end, struct held_summary *out)
+{
+	size_t n = 0;
+	for (unsigned t = 0; t < BW_AL__COUNT; t++) {
+		struct rate_state *r = &al->rl[t];
+		if (r->held == 0 || (!at_end && (now < r->held_first || now - r->held_first < al->cfg.summary_window)))
+			continue;
+		out[n].type = (enum bw_alert_type)t;
+		out[n].count = r->held;
+		out[n].first = r->held_first;
+		out[n].last = r->held_last;
+		n++;
+		r->held = 0;
+		al->st.rate_limit_summaries++;
+	}
+	return n;
+}
+
+static void write_summary(struct bw_alerts *al, struct bw_json *j, const struct held_summary *hs,
+			  void (*emit)(void *ctx, enum bw_event_type t, bw_time_t ts), void *ctx)
+{
+	struct bw_alert a;
+	memset(&a, 0, sizeof(a));
+	a.type = hs->type;
+	snprintf(a.reason, sizeof(a.reason),
+		 "%llu %s alert(s) were held back by the rate limit (%u a minute, bursts of %u) between "
+		 "bindwatch.alert.held_back.first and .last.",
+		 (unsigned long long)hs->count, bw_alert_type_name(hs->type), al->cfg.max_per_type_per_min,
+		 al->cfg.burst);
+	snprintf(a.dedup_key, sizeof(a.dedup_key), "%s|(rate-limit)", bw_alert_type_name(hs->type));
+	struct bw_evidence *ev = bw_alert_evidence(&a, "rate_limited");
+	ev->ts = hs->last;
+	char idsrc[96], id[17];
+	int il = snprintf(idsrc, sizeof(idsrc), "%s|%llu", a.dedup_key, (unsigned long long)hs->first);
+	snprintf(id, sizeof(id), "%016llx",
+		 (unsigned long long)bw_hash(0x62696e6477617463ULL, 0x68616c6572747321ULL, idsrc,
+					     (size_t)BW_MAX(BW_MIN(il, (int)sizeof(idsrc) - 1), 0)));
+	write_alert(j, &a, id, 0, 0, false, hs);
+	emit(ctx, BW_EV_ALERT, hs->last);
+}
+
 bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j,
 		     void (*emit)(void *ctx, enum bw_event_type t, bw_time_t ts), void *ctx)
 {
@@ -286,13 +382,14 @@ bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j
 		e->held++;
 		al->st.suppressed++;
 	} else {
-		/* rate limit per type, in one-minute windows of packet time */
 		unsigned t = (unsigned)a->type;
-		if (ts - al->rl_window_start[t] >= 60 * BW_NSEC_PER_SEC || ts < al->rl_window_start[t]) {
-			al->rl_window_start[t] = ts;
-			al->rl_count[t] = 0;
-		}
-		if (al->cfg.max_per_type_per_min && ++al->rl_count[t] > al->cfg.max_per_type_per_min) {
+		if (!rate_take(al, t, ts)) {
+			struct rate_state *r = &al->rl[t];
+			if (r->held == 0)
+				r->held_first = ts;
+			r->held++;
+			if (ts > r->held_last || r->held == 1)
+				r->held_last = ts;
 			al->st.rate_limited++;
 			al->st.rate_limited_per_type[t]++;
 			if (is_new)
@@ -319,11 +416,15 @@ bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j
 			write = true;
 		}
 	}
+	struct held_summary due[BW_AL__COUNT];
+	size_t n_due = summaries_due(al, ts, false, due);
 	pthread_mutex_unlock(&al->lock);
 
+	for (size_t i = 0; i < n_due; i++)
+		write_summary(al, j, &due[i], emit, ctx);
 	if (!write)
 		return false;
-	write_alert(j, a, id, repeats, prev, false);
+	write_alert(j, a, id, repeats, prev, false, NULL);
 	emit(ctx, BW_EV_ALERT, ts);
 	return true;
 }
@@ -341,6 +442,10 @@ static int cmp_pending(const void *a, const void *b)
 void bw_alerts_flush(struct bw_alerts *al, struct bw_json *j, void (*emit)(void *ctx, enum bw_event_type t, bw_time_t ts),
 		     void *ctx)
 {
+	struct held_summary due[BW_AL__COUNT];
+	size_t n_due = summaries_due(al, 0, true, due);
+	for (size_t i = 0; i < n_due; i++)
+		write_summary(al, j, &due[i], emit, ctx);
 	size_t n = 0, total = (size_t)al->buckets * WAYS;
 	for (size_t i = 0; i < total; i++)
 		if (al->table[i].hash && al->table[i].held)
@@ -368,7 +473,7 @@ void bw_alerts_flush(struct bw_alerts *al, struct bw_json *j, void (*emit)(void 
 		snprintf(a.dedup_key, sizeof(a.dedup_key), "%s", "(update)");
 		struct bw_evidence *ev = bw_alert_evidence(&a, "suppressed");
 		ev->ts = e->last_seen;
-		write_alert(j, &a, e->id, e->held, e->last_emit, true);
+		write_alert(j, &a, e->id, e->held, e->last_emit, true, NULL);
 		/* @timestamp of the update is the last occurrence */
 		emit(ctx, BW_EV_ALERT, e->last_seen);
 		e->held = 0;

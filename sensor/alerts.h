@@ -89,14 +89,29 @@ struct bw_alert {
 /* Add one evidence entry (ignored past BW_ALERT_MAX_EVIDENCE). Returns it for filling. */
 struct bw_evidence *bw_alert_evidence(struct bw_alert *a, const char *kind);
 
+/*
+ * Rate limit: a token bucket per alert type in packet time, refilled at
+ * max_per_type_per_min tokens a minute up to `burst` (a full bucket at the
+ * first alert of the type); an alert that finds the bucket empty is held
+ * back. Alerts held back are summed per type (count, first and last packet
+ * time) and reported as one "rate-limit-summary" alert per type once
+ * summary_window of packet time has passed since the first one held back,
+ * and at bw_alerts_flush() for what is left: a storm costs one event per
+ * type per window, and the SIEM still learns how big it was.
+ */
 struct bw_alerts_config {
 	bw_time_t suppress;          /* window per dedup key (default 3600 s) */
 	uint32_t max_keys;           /* keys remembered (default 65536); past it the oldest is forgotten */
-	uint32_t max_per_type_per_min; /* rate limit per type in packet time (default 1000; 0 = none) */
+	uint32_t max_per_type_per_min; /* rate limit per type in packet time (1000 in main.c; 0 = none) */
+	uint32_t burst;              /* bucket size; 0: max_per_type_per_min */
+	bw_time_t summary_window;    /* default 60 s */
 };
+
+#define BW_ALERTS_DEFAULT_RATE_PER_MIN 1000
 
 struct bw_alerts_stats {
 	uint64_t raised, emitted, suppressed, rate_limited, keys_evicted;
+	uint64_t rate_limit_summaries; /* summary alerts written */
 	uint64_t per_type[BW_AL__COUNT];
 	uint64_t rate_limited_per_type[BW_AL__COUNT];
 };
@@ -116,7 +131,8 @@ bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j
 
 /*
  * End of run: one update event per key whose repeats were held back since
- * its last alert, and one summary of rate-limited alerts per type.
+ * its last alert, and one rate-limit summary per type with alerts held back
+ * since its last summary.
  * Single-threaded (workers have stopped).
  */
 void bw_alerts_flush(struct bw_alerts *al, struct bw_json *j, void (*emit)(void *ctx, enum bw_event_type t, bw_time_t ts),

@@ -60,6 +60,23 @@ void bw_bindings_config_default(struct bw_bindings_config *c)
 	c->eviction_sample = BW_TABLE_DEFAULT_SAMPLE;
 }
 
+void bw_bindings_config_budget(struct bw_bindings_config *c, size_t bytes)
+{
+	static const unsigned weight[BW_BT_COUNT] = { 4, 4, 2, 2, 1, 1, 1 };
+	/* Per entry of capacity: an 8-byte index slot and up to two 16-byte
+	 * lfht buckets (the bucket count is the capacity rounded up to 2^k). */
+	const size_t fixed_per_entry = 8 + 32;
+	bw_bindings_config_default(c);
+	for (int i = 0; i < BW_BT_COUNT; i++) {
+		size_t share = bytes / 15 * weight[i];
+		size_t n = share / BW_BINDINGS_BUDGET_PER_ENTRY;
+		n = BW_MAX(n, (size_t)64);
+		n = BW_MIN(n, (size_t)BW_TABLE_MAX_CAPACITY);
+		c->entries[i] = n;
+		c->max_bytes[i] = share > n * fixed_per_entry ? share - n * fixed_per_entry : n * 64;
+	}
+}
+
 struct bw_bindings *bw_bindings_new(const struct bw_bindings_config *cfg)
 {
 	struct bw_bindings_config d, c;
@@ -100,6 +117,7 @@ struct bw_bindings *bw_bindings_new(const struct bw_bindings_config *cfg)
 			.name = table_names[i],
 			.capacity = c.entries[i],
 			.sample = c.eviction_sample,
+			.max_bytes = c.max_bytes[i],
 		};
 		if (c.seed[0] || c.seed[1]) {
 			/* Distinct keys per table, derived from the one given. */

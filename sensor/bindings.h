@@ -33,9 +33,9 @@
  * tables, so callers never deal with RCU beyond the thread rules below.
  * Each call uses up to about 10 KiB of stack (a copy of one value).
  *
- * Memory: about 24 bytes per entry of configured capacity are allocated by
- * bw_bindings_new (hash buckets and eviction index, about 24 MB with the
- * defaults); a name bound to one IPv4 address then costs about 110 bytes
+ * Memory: about 24 bytes per entry of configured capacity (hash buckets
+ * and eviction index, about 24 MB with the defaults) are reserved by
+ * bw_bindings_new and touched as the tables fill; a name bound to one IPv4 address then costs about 110 bytes
  * plus the name in name_addr, and as much again in addr_names (measured by
  * tools/bench_tables). Sets grow their entry when a member is added.
  *
@@ -85,11 +85,23 @@ struct bw_bindings_config {
 	uint32_t set_bytes;          /* byte budget of one set's members; 0: 4096 */
 	uint32_t eviction_sample;    /* 0: BW_TABLE_DEFAULT_SAMPLE */
 	uint64_t seed[2];            /* hash key, both 0: random (tests and benchmarks fix it) */
+	size_t max_bytes[BW_BT_COUNT]; /* byte cap of each table's entries (table.h); 0: none */
 };
 
 /* Defaults: 262144 entries for name_addr and addr_names, 131072 for name_cname and
  * name_rcode, 65536 for the certificate tables; sets as documented above. */
 void bw_bindings_config_default(struct bw_bindings_config *c);
+
+/*
+ * Fill c (defaults first) for a memory budget of `bytes` over all seven
+ * tables: each table gets a share in proportion to its default capacity
+ * (4:4:2:2:1:1:1), split into a capacity (one entry per
+ * BW_BINDINGS_BUDGET_PER_ENTRY bytes of share, at least 64) and a byte cap
+ * on its entries (the share less the per-capacity index and buckets), so
+ * the tables stay under about `bytes` however long the names are.
+ */
+#define BW_BINDINGS_BUDGET_PER_ENTRY 256
+void bw_bindings_config_budget(struct bw_bindings_config *c, size_t bytes);
 
 struct bw_bindings;
 

@@ -84,6 +84,7 @@ struct stripe {
 	struct entry **slots; /* dense: slots[0..n) are this stripe's entries */
 	uint32_t n, cap;
 	uint64_t rng;
+	uint64_t byte_cap; /* entry bytes allowed in this stripe; 0: none */
 	/* Written under the lock, read by stats with relaxed loads. */
 	uint64_t inserts, updates, grows, evictions, removes, bytes;
 } __attribute__((aligned(64)));
@@ -92,7 +93,7 @@ struct bw_table {
 	struct cds_lfht *ht;
 	uint64_t k0, k1;
 	const char *name;
-	size_t capacity;
+	size_t capacity, max_bytes;
 	uint32_t nstripes, stripe_shift, sample;
 	size_t buckets;
 	size_t fixed_bytes; /* this struct, the stripes, their slot arrays */
@@ -105,6 +106,8 @@ struct match_key {
 };
 
 static __thread bool tls_registered;
+
+#define INIT_BUCKETS 4096 /* lfht buckets a large table starts with */
 
 static inline size_t key_words(size_t klen)
 {
@@ -188,6 +191,7 @@ struct bw_table *bw_table_new(const struct bw_table_config *c)
 		return NULL;
 	t->name = c->name ? c->name : "table";
 	t->capacity = c->capacity;
+	t->max_bytes = c->max_bytes;
 	t->sample = c->sample ? c->sample : BW_TABLE_DEFAULT_SAMPLE;
 	t->nstripes = ns;
 	t->stripe_shift = 0;
@@ -216,6 +220,7 @@ struct bw_table *bw_table_new(const struct bw_table_config *c)
 		st->cap = (uint32_t)(c->capacity / ns + (i < c->capacity % ns ? 1 : 0));
 		st->slots = calloc(st->cap, sizeof(*st->slots));
 		st->rng = (t->k0 ^ (0x9E3779B97F4A7C15ULL * (i + 1))) | 1;
+		st->byte_cap = c->max_bytes ? BW_MAX((uint64_t)c->max_bytes / ns, (uint64_t)1) : 0;
 		if (!st->slots || pthread_mutex_init(&st->lock, NULL) != 0) {
 			free(st->slots);
 			goto fail;
@@ -223,15 +228,20 @@ struct bw_table *bw_table_new(const struct bw_table_config *c)
 		t->fixed_bytes += sizeof(*st->slots) * st->cap;
 	}
 	/*
-	 * The table is bounded, so size the lfht for its capacity once: one
-	 * bucket per entry at most (16 bytes each). Letting it auto-resize
-	 * instead costs chains of up to 8 entries before it grows (it grows
-	 * when the count reaches 8x the buckets), each a cache miss per
-	 * lookup, plus per-CPU counters on every add and a resize thread.
+	 * One bucket per entry at most (16 bytes each). Small tables get all
+	 * their buckets at once (no resize thread, no per-CPU counters on the
+	 * add path). Large ones start at INIT_BUCKETS and auto-resize: sizing
+	 * a million buckets up front, and walking them all again at free, was
+	 * a measurable fixed cost of every run (bench/NOTES.md) for tables
+	 * that a small capture barely touches. A growing table has chains of
+	 * a few entries until the resize thread catches up.
 	 */
 	size_t nb = pow2_ceil(c->capacity);
 	t->buckets = nb;
-	t->ht = cds_lfht_new(nb, nb, nb, 0, NULL);
+	if (nb <= INIT_BUCKETS)
+		t->ht = cds_lfht_new(nb, nb, nb, 0, NULL);
+	else
+		t->ht = cds_lfht_new(INIT_BUCKETS, INIT_BUCKETS, nb, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	if (!t->ht)
 		goto fail;
 	return t;
@@ -429,8 +439,8 @@ static void entry_remove(struct bw_table *t, struct stripe *st, struct entry *e)
 	call_rcu(&e->u.rcu, free_entry_rcu);
 }
 
-/* Evict the stalest entry of a sample of st (st is full, so not empty). */
-static void evict_one(struct bw_table *t, struct stripe *st)
+/* Evict the stalest entry of a sample of st (not empty), never keep (may be NULL). */
+static void evict_one(struct bw_table *t, struct stripe *st, const struct entry *keep)
 {
 	uint32_t best = 0;
 	if (st->n <= t->sample) {
@@ -444,6 +454,11 @@ static void evict_one(struct bw_table *t, struct stripe *st)
 			if (st->slots[i]->u.w.last_seen < st->slots[best]->u.w.last_seen)
 				best = i;
 		}
+	}
+	if (st->slots[best] == keep) {
+		if (st->n < 2)
+			return;
+		best = (best + 1) % st->n;
 	}
 	entry_remove(t, st, st->slots[best]);
 	counter_add(&st->evictions, 1);
@@ -478,6 +493,7 @@ int bw_table_update(struct bw_table *t, const void *key, size_t klen, bw_time_t 
 	if (n & 7)
 		memset((uint8_t *)scratch + n, 0, 8 - (n & 7));
 
+	struct entry *cur = e; /* the entry holding key's value once written */
 	if (e && n <= e->u.w.vcap) {
 		write_value(e, scratch, n);
 		if (now > e->u.w.last_seen)
@@ -499,6 +515,7 @@ int bw_table_update(struct bw_table *t, const void *key, size_t klen, bw_time_t 
 			goto out;
 		}
 		st->slots[ne->u.w.slot] = ne;
+		cur = ne;
 		counter_add(&st->bytes, usable);
 		counter_sub(&st->bytes, malloc_usable_size(e));
 		call_rcu(&e->u.rcu, free_entry_rcu);
@@ -512,7 +529,7 @@ int bw_table_update(struct bw_table *t, const void *key, size_t klen, bw_time_t 
 			goto out;
 		}
 		if (st->n >= st->cap)
-			evict_one(t, st);
+			evict_one(t, st, NULL);
 		ne->u.w.last_seen = now;
 		ne->u.w.slot = st->n;
 		st->slots[st->n] = ne;
@@ -520,7 +537,11 @@ int bw_table_update(struct bw_table *t, const void *key, size_t klen, bw_time_t 
 		cds_lfht_add(t->ht, (unsigned long)h, &ne->node);
 		counter_add(&st->bytes, usable);
 		counter_add(&st->inserts, 1);
+		cur = ne;
 	}
+	/* Over the byte budget (a long key, a grown set): make room, O(sample) each. */
+	while (st->byte_cap && counter_get(&st->bytes) > st->byte_cap && st->n > 1)
+		evict_one(t, st, cur);
 out:
 	pthread_mutex_unlock(&st->lock);
 	rcu_read_unlock();
@@ -559,6 +580,7 @@ void bw_table_stats(const struct bw_table *t, struct bw_table_stats *out)
 		return;
 	out->name = t->name;
 	out->capacity = t->capacity;
+	out->max_bytes = t->max_bytes;
 	uint64_t bytes = t->fixed_bytes;
 	for (uint32_t i = 0; i < t->nstripes; i++) {
 		const struct stripe *st = &t->stripes[i];

@@ -20,10 +20,11 @@
  *  - Removed entries are freed after an RCU grace period: a reader inside a
  *    lookup never sees freed memory.
  *
- * Memory: bw_table_new allocates, up front, 16 bytes of lfht bucket per
- * entry of capacity rounded up to a power of two, and an 8-byte index slot
- * per entry of capacity; each key then costs one allocation (a 40-byte
- * header, the key padded to 8, the value). bw_table_update uses about
+ * Memory: bw_table_new reserves an 8-byte index slot per entry of
+ * capacity (calloc: pages are touched as the table fills) and the lfht
+ * allocates 16 bytes of bucket per entry as it grows (at most the capacity
+ * rounded up to a power of two); each key then costs one allocation (a
+ * 40-byte header, the key padded to 8, the value). bw_table_update uses about
  * BW_TABLE_VALUE_MAX bytes of stack, lookups none beyond the caller's buffer.
  *
  * Bounds: at most `capacity` entries. The capacity is split evenly across
@@ -31,7 +32,14 @@
  * random sample of that stripe (Redis-style sampled eviction: by the entry's
  * last update time, which is packet time), O(sample) per eviction, counted.
  * When a stripe holds no more entries than the sample size the choice is
- * exact (the stalest entry of the stripe).
+ * exact (the stalest entry of the stripe). With max_bytes, each stripe also
+ * keeps its entries' bytes under max_bytes / stripes: an insert or a grow
+ * that passes it evicts (the same way, never the entry just written) until
+ * it fits again, so long keys cannot stretch a table past its byte budget.
+ *
+ * Sizing: the lfht starts with a few buckets and grows (liburcu's
+ * auto-resize, in its own thread) up to one bucket per entry of capacity,
+ * so a large, mostly empty table costs little to create and to free.
  *
  * Threads (QSBR rules; the flavour is private to table.c): every thread that calls any bw_table_* function
  * other than bw_table_new must first call bw_table_thread_register(), and
@@ -62,6 +70,7 @@ struct bw_table_config {
 	uint32_t sample;  /* eviction sample size; 0: BW_TABLE_DEFAULT_SAMPLE */
 	uint32_t stripes; /* writer lock stripes, a power of 2 <= 64; 0: by capacity */
 	uint64_t seed[2]; /* hash key; both 0: random */
+	size_t max_bytes; /* 0: no byte cap; else entry bytes (allocator sizes) kept under about this */
 };
 
 struct bw_table_stats {
@@ -75,6 +84,7 @@ struct bw_table_stats {
 	uint64_t removes;   /* bw_table_remove() that found the key */
 	uint64_t bytes;     /* entries (allocator sizes), index (8 B/entry of capacity), hash
 			     * buckets (16 B each, capacity rounded up to a power of 2) */
+	uint64_t max_bytes; /* configured byte cap of the entries (0: none) */
 };
 
 struct bw_table;

@@ -459,6 +459,44 @@ static void test_certs(void **state)
 	bw_bindings_free(b);
 }
 
+static void test_budget(void **state)
+{
+	(void)state;
+	/* 4 MiB over the seven tables: a flood of long unique names stays inside it. */
+	struct bw_bindings_config c;
+	bw_bindings_config_budget(&c, 4u << 20);
+	assert_int_equal(c.entries[BW_BT_NAME_ADDR], (4u << 20) / 15 * 4 / BW_BINDINGS_BUDGET_PER_ENTRY);
+	assert_int_equal(c.entries[BW_BT_CERT_NAMES], (4u << 20) / 15 / BW_BINDINGS_BUDGET_PER_ENTRY);
+	assert_true(c.max_bytes[BW_BT_NAME_RCODE] > 0 && c.max_bytes[BW_BT_NAME_RCODE] < (4u << 20) / 15 * 2);
+	c.seed[0] = 7;
+	c.seed[1] = 8;
+	struct bw_bindings *b = mk(&c);
+	struct bw_ip a = ip4(192, 0, 2, 1);
+	char name[300];
+	memset(name, 'x', sizeof(name));
+	for (int i = 0; i < 60000; i++) {
+		int n = snprintf(name, sizeof(name), "%d.", i);
+		name[n] = 'x';
+		assert_true(bw_bind_name_rcode(b, name, 250, BW_RCODE_NXDOMAIN, (bw_time_t)(i + 1) * S) >= 0);
+		assert_true(bw_bind_name_addr(b, name, 250, &a, 60, (bw_time_t)(i + 1) * S) >= 0);
+	}
+	struct bw_bindings_stats st;
+	bw_bindings_stats(b, &st);
+	uint64_t total = 0;
+	for (int i = 0; i < BW_BT_COUNT; i++)
+		total += st.t[i].bytes;
+	assert_true(total <= (4u << 20) + (64u << 10));
+	assert_true(st.t[BW_BT_NAME_RCODE].evictions > 50000);
+	assert_true(st.t[BW_BT_NAME_ADDR].evictions > 50000);
+	/* Byte-bound: fewer entries than the capacity are held. */
+	assert_true(st.t[BW_BT_NAME_RCODE].entries < c.entries[BW_BT_NAME_RCODE]);
+	/* The latest name is there. */
+	struct bw_name_rcode rc;
+	assert_int_equal(bw_lookup_name_rcode(b, name, 250, &rc), BW_OK);
+	assert_int_equal(rc.rcode, BW_RCODE_NXDOMAIN);
+	bw_bindings_free(b);
+}
+
 static void test_eviction(void **state)
 {
 	(void)state;
@@ -655,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_set_bytes),     cmocka_unit_test(test_cname),
 		cmocka_unit_test(test_rcode),	      cmocka_unit_test(test_certs),
 		cmocka_unit_test(test_eviction),      cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_budget),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
