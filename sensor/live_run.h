@@ -44,6 +44,7 @@ struct bw_live_run_options {
 	bool quiet;                  /* no summary on stderr at the end */
 	size_t event_ring_bytes;     /* per worker (0: 4 MiB) */
 	struct bw_policyctl *policy; /* reloaded on SIGHUP (borrowed; NULL: SIGHUP only reopens sinks) */
+	bool seccomp;                /* install the system-call filter once started (seccomp.h); default off */
 };
 
 /* Defaults: AUTO backend, workers 0 (online CPUs), no user, no periodic stats. */

@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "policyctl.h"
 #include "refdata.h"
+#include "seccomp.h"
 #include "zones.h"
 #include "json.h"
 #include "live_run.h"
@@ -116,10 +117,21 @@ static void usage(FILE *fp)
 		"      --dedup-window MS  drop exact duplicate packets seen within MS ms of\n"
 		"                         packet time (default 50; 0 disables)\n"
 		"      --tcp-stream-cap B bytes buffered per TCP direction (default 262144)\n"
-		"      --tcp-memcap B     bytes buffered over all TCP streams (default 67108864)\n"
-		"      --tcp-max-flows N  TCP flows tracked at once (default 65536)\n"
-		"      --frag-memcap B    bytes held for IP fragment reassembly (default 16777216)\n"
+		"      --tcp-memcap B     bytes buffered over all TCP streams (default: from\n"
+		"                         --max-memory, 161 MB per worker at 1024)\n"
+		"      --tcp-max-flows N  TCP flows tracked at once (default: from --max-memory,\n"
+		"                         17476 per worker at 1024)\n"
+		"      --frag-memcap B    bytes held for IP fragment reassembly (default: from\n"
+		"                         --max-memory, 53 MB per worker at 1024)\n"
+		"      --max-memory MB    memory budget (default 1024), split into caps: binding\n"
+		"                         tables 30%%, TCP bytes 15%% and flows 20%% (12 KiB each),\n"
+		"                         fragments 5%%, QUIC/DTLS sessions 5%%, certificate cache\n"
+		"                         10%%, alert keys 2%% (per-worker shares divided by the\n"
+		"                         workers); --tcp-memcap, --tcp-max-flows and --frag-memcap\n"
+		"                         override their share (see README, Memory bounds)\n"
 		"misc:\n"
+		"      --no-seccomp       do not install the system-call filter that confines\n"
+		"                         the sensor once it has started (see README: Hardening)\n"
 		"  -q, --quiet            no summary on stderr\n"
 		"      --no-progress      no progress line, even on a terminal\n"
 		"      --workers N        worker threads (default 1: one thread reads, decodes\n"
@@ -311,10 +323,50 @@ static void alert_out_emit(void *ctx, enum bw_event_type t, bw_time_t ts)
 		bw_output_emit(ao->out, &ev);
 }
 
+/*
+ * --max-memory: one budget split into the per-table caps (README, "Memory
+ * bounds"). Shares of the budget: binding tables 30 %, TCP stream bytes
+ * 15 %, TCP flows 20 % (each tracked flow with its TLS state costs about
+ * MEM_TCP_FLOW bytes), IP fragments 5 %, UDP (QUIC/DTLS) sessions 5 %,
+ * certificate cache 10 %, alert suppression keys 2 %; the rest is slack for
+ * the allocator, queues and buffers. Per-worker tables get their share
+ * divided by the number of workers. A cap given on its own option wins.
+ */
+#define MEM_TCP_FLOW (12u << 10)
+#define MEM_UDP_SESSION (16u << 10)
+#define MEM_CERT_ENTRY (8u << 10) /* a typical entry; the byte cap holds the big ones to the share */
+#define MEM_ALERT_KEY 160u
+#define MEM_DEFAULT_MB 1024
+
+struct mem_set {
+	bool tcp_memcap, tcp_flows, frag_memcap;
+};
+
+static uint64_t mem_clamp(uint64_t v, uint64_t lo, uint64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static void apply_max_memory(uint64_t bytes, unsigned workers, const struct mem_set *set, struct bw_worker_config *cfg,
+			     struct bw_bindings_config *bc, struct bw_alerts_config *ac)
+{
+	uint64_t per_worker = bytes / (workers ? workers : 1);
+	bw_bindings_config_budget(bc, (size_t)(bytes / 100 * 30));
+	if (!set->tcp_memcap)
+		cfg->tcp.mem_cap = (size_t)mem_clamp(per_worker / 100 * 15, 65536, UINT64_MAX);
+	if (!set->tcp_flows)
+		cfg->tcp.max_flows = (uint32_t)mem_clamp(per_worker / 100 * 20 / MEM_TCP_FLOW, 16, 1u << 26);
+	if (!set->frag_memcap)
+		cfg->decode.frag_mem_cap = (size_t)mem_clamp(per_worker / 100 * 5, 65536, UINT64_MAX);
+	cfg->decode.frag_max_datagrams = (uint32_t)mem_clamp(cfg->decode.frag_mem_cap / 4096, 64, 65536);
+	cfg->udp_max_sessions = (uint32_t)mem_clamp(per_worker / 100 * 5 / MEM_UDP_SESSION, 64, 1u << 20);
+	cfg->cert_cache_bytes = (size_t)(per_worker / 100 * 10);
+	cfg->cert_cache_entries = (uint32_t)mem_clamp(cfg->cert_cache_bytes / MEM_CERT_ENTRY, 16, 1u << 20);
+	ac->max_keys = (uint32_t)mem_clamp(bytes / 100 * 2 / MEM_ALERT_KEY, 1024, 1u << 24);
+}
+
 enum {
 	OPT_READER = 256, OPT_DNS_RAW, OPT_DNS_PORT, OPT_DEDUP, OPT_TCP_CAP, OPT_TCP_MEMCAP, OPT_TCP_FLOWS,
 	OPT_FRAG_MEMCAP, OPT_NO_PROGRESS, OPT_CA_FILE, OPT_JUDGE_TIME, OPT_NO_TLS, OPT_WORKERS, OPT_DATA_DIR,
-	OPT_CAPTURE, OPT_XDP_MODE, OPT_FILTER, OPT_NO_BPF, OPT_RING_MB, OPT_BLOCK_KB, OPT_STATS_INTERVAL, OPT_USER,
+	OPT_CAPTURE, OPT_XDP_MODE, OPT_FILTER, OPT_NO_BPF, OPT_RING_MB, OPT_BLOCK_KB, OPT_STATS_INTERVAL, OPT_USER, OPT_MAX_MEMORY,
+	OPT_NO_SECCOMP,
 };
 
 #define MAX_CA_FILES 64
@@ -332,6 +384,7 @@ int main(int argc, char **argv)
 		{ "tcp-memcap", required_argument, NULL, OPT_TCP_MEMCAP },
 		{ "tcp-max-flows", required_argument, NULL, OPT_TCP_FLOWS },
 		{ "frag-memcap", required_argument, NULL, OPT_FRAG_MEMCAP },
+		{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 		{ "ca-file", required_argument, NULL, OPT_CA_FILE },
 		{ "config", required_argument, NULL, 'c' },
 		{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -349,6 +402,7 @@ int main(int argc, char **argv)
 		{ "block-kb", required_argument, NULL, OPT_BLOCK_KB },
 		{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -359,6 +413,7 @@ int main(int argc, char **argv)
 	struct bw_worker *w = NULL;
 	struct bw_json sj = { 0 };
 	struct bw_x509_trust *trust = NULL;
+	struct bw_certfetch *fetcher = NULL; /* certificates.fetch: the fetcher process (certfetch.h) */
 	const char *ca_files[MAX_CA_FILES];
 	size_t n_ca = 0;
 	const char *policy_path = NULL, *data_dir = NULL;
@@ -370,13 +425,16 @@ int main(int argc, char **argv)
 	enum bw_reader_kind reader = BW_READER_AUTO;
 	const char *outputs[BW_OUTPUT_MAX_SINKS];
 	unsigned n_outputs = 0;
-	bool quiet = false, progress_ok = true;
+	bool quiet = false, progress_ok = true, use_seccomp = true;
 	unsigned n_workers = 0; /* 0: one per online CPU */
 	int status = EXIT_OK;
 	struct bw_live_run_options lopt;
 	const char *live_only = NULL; /* a live-capture option given without -i */
 	char err[512];
 	uint64_t v;
+	uint64_t max_memory_mb = MEM_DEFAULT_MB;
+	struct mem_set mset = { 0 };
+	struct bw_bindings_config bcfg;
 
 	bw_worker_config_default(&cfg);
 	bw_live_run_options_default(&lopt);
@@ -392,6 +450,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			if (input_expand(&inputs, optarg) != BW_OK) {
+				fprintf(stderr, "bindwatch: out of memory\n");
 				status = EXIT_INTERNAL;
 				goto out;
 			}
@@ -433,16 +492,24 @@ int main(int argc, char **argv)
 			if (!parse_u64(optarg, &v) || v < 65536)
 				goto bad_value;
 			cfg.tcp.mem_cap = v;
+			mset.tcp_memcap = true;
 			break;
 		case OPT_TCP_FLOWS:
 			if (!parse_u64(optarg, &v) || v < 16 || v > (1u << 26))
 				goto bad_value;
 			cfg.tcp.max_flows = (uint32_t)v;
+			mset.tcp_flows = true;
 			break;
 		case OPT_FRAG_MEMCAP:
 			if (!parse_u64(optarg, &v) || v < 65536)
 				goto bad_value;
 			cfg.decode.frag_mem_cap = v;
+			mset.frag_memcap = true;
+			break;
+		case OPT_MAX_MEMORY:
+			if (!parse_u64(optarg, &v) || v < 16 || v > (1u << 20))
+				goto bad_value;
+			max_memory_mb = v;
 			break;
 		case OPT_CA_FILE:
 			if (n_ca >= MAX_CA_FILES) {
@@ -514,6 +581,7 @@ int main(int argc, char **argv)
 			lopt.stats_interval = (unsigned)v;
 			break;
 		case OPT_USER: live_only = "--user"; lopt.user = optarg; break;
+		case OPT_NO_SECCOMP: use_seccomp = false; break;
 		case 'q': quiet = true; break;
 		case OPT_NO_PROGRESS: progress_ok = false; break;
 		case 'h':
@@ -546,9 +614,10 @@ bad_value:
 		}
 		pctl.path = policy_path;
 		pctl.data_dir = data_dir;
-		if (bw_policyctl_load(&pctl, err, sizeof(err)) != BW_OK) {
+		int prc = bw_policyctl_load(&pctl, err, sizeof(err));
+		if (prc != BW_OK) {
 			fprintf(stderr, "bindwatch: %s\n", err);
-			status = EXIT_USAGE;
+			status = prc == BW_ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
 			goto out;
 		}
 		bw_policy_set_apply(&pctl.cur, &env);
@@ -561,9 +630,10 @@ bad_value:
 		}
 	} else {
 		pctl.data_dir = data_dir;
-		if (bw_policyctl_load(&pctl, err, sizeof(err)) != BW_OK) {
+		int prc = bw_policyctl_load(&pctl, err, sizeof(err));
+		if (prc != BW_OK) {
 			fprintf(stderr, "bindwatch: %s\n", err);
-			status = EXIT_USAGE;
+			status = prc == BW_ENOMEM ? EXIT_INTERNAL : EXIT_USAGE;
 			goto out;
 		}
 		bw_policy_set_apply(&pctl.cur, &env);
@@ -587,6 +657,20 @@ bad_value:
 		fprintf(stderr, "bindwatch: no input: give one or more -r CAPTURE (see --help)\n");
 		status = EXIT_USAGE;
 		goto out;
+	}
+	if (policy && policy->certificates.fetch.enabled && !cfg.tls_off) {
+		/* Forked first: before outputs open, threads start, privileges drop or seccomp goes on. */
+		struct bw_certfetch_config fc;
+		bw_certfetch_config_from_policy(&fc, &policy->certificates.fetch);
+		fc.channels = BW_MIN(n_workers ? n_workers : lopt.live.iface ? bw_pipeline_default_workers() : 1,
+				     (unsigned)BW_CERTFETCH_MAX_CHANNELS);
+		fc.user = lopt.user;
+		if (!(fetcher = bw_certfetch_start(&fc, err, sizeof(err)))) {
+			fprintf(stderr, "bindwatch: %s\n", err);
+			status = EXIT_INTERNAL;
+			goto out;
+		}
+		cfg.fetch = fetcher;
 	}
 	/* Outputs named in the policy file are used when the command line names none. */
 	if (n_outputs == 0 && policy)
@@ -613,9 +697,16 @@ bad_value:
 			BW_NSEC_PER_SEC;
 	if (policy && policy->alerts.suppress_seconds == 0)
 		acfg.suppress = 1; /* no suppression: every occurrence is written */
-	acfg.max_per_type_per_min = 1000;
+	acfg.max_per_type_per_min = BW_ALERTS_DEFAULT_RATE_PER_MIN;
+	if (policy && policy->alerts.rate_limit_per_minute)
+		acfg.max_per_type_per_min = policy->alerts.rate_limit_per_minute;
+	if (policy && policy->alerts.rate_limit_burst)
+		acfg.burst = policy->alerts.rate_limit_burst;
+	apply_max_memory(max_memory_mb << 20,
+			 n_workers ? n_workers : lopt.live.iface ? (unsigned)BW_MAX(sysconf(_SC_NPROCESSORS_ONLN), 1) : 1,
+			 &mset, &cfg, &bcfg, &acfg);
 	env.alerts = bw_alerts_new(&acfg);
-	env.bindings = bw_bindings_new(NULL);
+	env.bindings = bw_bindings_new(&bcfg);
 	if (!env.alerts || !env.bindings) {
 		fprintf(stderr, "bindwatch: out of memory\n");
 		status = EXIT_INTERNAL;
@@ -638,6 +729,7 @@ bad_value:
 		lopt.workers = n_workers;
 		lopt.quiet = quiet;
 		lopt.policy = &pctl;
+		lopt.seccomp = use_seccomp;
 		int lrc = bw_live_run(&lopt, &cfg, &out, &env, err, sizeof(err));
 		if (lrc != BW_OK) {
 			fprintf(stderr, "bindwatch: %s\n", err);
@@ -655,6 +747,13 @@ bad_value:
 		w = bw_worker_new(&cfg, &out);
 	if ((n_workers == 1 && !w) || bw_json_init(&sj, 1u << 20) != BW_OK) {
 		fprintf(stderr, "bindwatch: out of memory\n");
+		status = EXIT_INTERNAL;
+		goto out;
+	}
+
+	/* Start-up is over (outputs, policy, trust store, worker): confine the rest of the run. */
+	if (use_seccomp && bw_seccomp_install(BW_SECCOMP_OFFLINE, bw_seccomp_env_flags(), err, sizeof(err)) != BW_OK) {
+		fprintf(stderr, "bindwatch: %s\n", err);
 		status = EXIT_INTERNAL;
 		goto out;
 	}
@@ -804,9 +903,15 @@ report:
 	for (size_t i = 0; i < BW_ARRAY_SIZE(out.events); i++)
 		run.events += out.events[i];
 	run.output = &out;
+	run.bindings = env.bindings;
+	run.max_memory = max_memory_mb << 20;
+	run.peak_rss = (uint64_t)ru.ru_maxrss * 1024;
 	if (bw_stats_json(&sj, &st, &an, &run) == BW_OK) {
 		struct bw_event ev = { .type = BW_EV_STATS, .ts = st.last_ts, .json = sj.buf, .json_len = sj.len };
 		bw_output_emit(&out, &ev);
+	} else {
+		fprintf(stderr, "bindwatch: out of memory: the stats event was not written\n");
+		status = EXIT_INTERNAL;
 	}
 	if (!quiet)
 		bw_stats_human(stderr, &st, &an, &run);
@@ -815,6 +920,7 @@ report:
 
 out:
 	bw_worker_free(w);
+	bw_certfetch_stop(fetcher);
 	bw_x509_trust_free(trust);
 	if (bindings_thread) {
 		bw_bindings_thread_offline();

@@ -17,12 +17,14 @@
 #include "pipeline.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../parsers/wire.h"
+#include "x509dedup.h"
 
 enum {
 	REC_FRAME = 1,    /* struct pl_frame, data points into the reader's mapping */
@@ -64,14 +66,18 @@ struct pl_worker {
 	bool started;
 	_Atomic bool done;    /* set by the worker after its last event is published */
 	uint64_t frames_heap_freed, events_heap, idle_waits, events_lost;
-};
-
-/* A bounded set of certificate fingerprints (first 8 bytes of the SHA-256). */
-#define SEEN_WAYS 4
-struct seen_set {
-	uint64_t *slot;       /* buckets * SEEN_WAYS; 0 = empty */
-	uint64_t buckets;     /* power of two */
-	uint32_t *next_victim;
+	/*
+	 * The detection turnstile (several workers; see pl_gate). seq numbers
+	 * frames over the whole run: the file's base + the frame's number.
+	 * prog is 2*seq while the worker is in frame seq, 2*seq+1 once it is
+	 * done with it, UINT64_MAX after its end-of-input work. last_disp is
+	 * the seq of the last frame the reader handed this worker (written by
+	 * the reader). Each on its own cache line: they are written per frame
+	 * by different threads.
+	 */
+	_Alignas(64) _Atomic uint64_t prog;
+	_Alignas(64) _Atomic uint64_t last_disp;
+	uint64_t base, cur_seq, gate_waits;
 };
 
 struct bw_pipeline {
@@ -83,7 +89,12 @@ struct bw_pipeline {
 	pthread_t out_thread;
 	bool out_started, finished;
 	struct bw_anomalies reader_an;  /* the capture readers' per-frame anomalies */
-	struct seen_set seen;
+	struct bw_x509_dedup seen;     /* x509 events already written (n > 1) */
+	bool ordered;                   /* n > 1 and detectors on: the turnstile is in use */
+	struct bw_detect_state *detect_state; /* the workers' one detector state when ordered (owned) */
+	struct bw_ring_waiter gate_wake;  /* workers waiting at the turnstile */
+	uint64_t file_base;             /* seq of frame number 0 of the file being read */
+	uint64_t max_number;            /* highest frame number read in it */
 	uint64_t x509_dups, frames_copied, frames_heap, frames_dispatched[BW_PIPELINE_MAX_WORKERS];
 	uint64_t output_idle_waits;
 	uint64_t frames_read;           /* over all files */
@@ -120,6 +131,7 @@ void bw_worker_stats_merge(struct bw_worker_stats *a, const struct bw_worker_sta
 	ADD_FIELDS(&a->tcp, &b->tcp, struct bw_tcp_stats);
 	ADD_FIELDS(&a->dns, &b->dns, struct bw_dns_stats);
 	ADD_FIELDS(&a->tls, &b->tls, struct bw_tls_stats);
+	ADD_FIELDS(&a->fetch, &b->fetch, struct bw_certfetch_stats);
 	a->events_dropped += b->events_dropped;
 }
 
@@ -572,83 +584,6 @@ uint64_t bw_pipeline_dispatch_hash(int linktype, const uint8_t *frame, uint32_t 
 	}
 }
 
-/* ---- certificate fingerprints seen by the output ---- */
-
-static int seen_init(struct seen_set *s, uint64_t entries)
-{
-	uint64_t b = 1;
-	while (b * SEEN_WAYS < entries)
-		b <<= 1;
-	s->buckets = b;
-	s->slot = calloc(b * SEEN_WAYS, sizeof(uint64_t));
-	s->next_victim = calloc(b, sizeof(uint32_t));
-	return s->slot && s->next_victim ? BW_OK : BW_ENOMEM;
-}
-
-static void seen_deinit(struct seen_set *s)
-{
-	free(s->slot);
-	free(s->next_victim);
-}
-
-/* True if key was already in the set; otherwise adds it (evicting round-robin in its bucket). */
-static bool seen_test_and_add(struct seen_set *s, uint64_t key)
-{
-	uint64_t b = mix64(key) & (s->buckets - 1);
-	uint64_t *slot = s->slot + b * SEEN_WAYS;
-	for (unsigned i = 0; i < SEEN_WAYS; i++) {
-		if (slot[i] == key)
-			return true;
-		if (slot[i] == 0) {
-			slot[i] = key;
-			return false;
-		}
-	}
-	slot[s->next_victim[b]] = key;
-	s->next_victim[b] = (s->next_victim[b] + 1) % SEEN_WAYS;
-	return false;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * The certificate's fingerprint in an x509 event: the first
- * "sha256":"<hex>" of the document is bindwatch.x509.sha256 (fmt_json
- * writes the bindwatch object before the ECS x509 one, and nothing
- * before it carries that key). 0 if not found.
- */
-static uint64_t x509_key(const char *json, size_t len)
-{
-	static const char pat[] = "\"sha256\":\"";
-	const size_t pl = sizeof(pat) - 1;
-	const char *end = json + len;
-	for (const char *p = json; p + pl + 16 <= end; p++) {
-		p = memchr(p, '"', (size_t)(end - p));
-		if (!p || p + pl + 16 > end)
-			return 0;
-		if (memcmp(p, pat, pl) != 0)
-			continue;
-		uint64_t k = 0;
-		for (size_t i = 0; i < 16; i++) {
-			int v = hexval(p[pl + i]);
-			if (v < 0)
-				return 0;
-			k = k << 4 | (uint64_t)v;
-		}
-		return k ? k : 1;
-	}
-	return 0;
-}
-
 /* ---- worker threads ---- */
 
 static void pl_emit(void *ctx, const struct bw_event *ev)
@@ -690,6 +625,99 @@ static void call(void (*fn)(void))
 		fn();
 }
 
+/* ---- the detection turnstile ---- */
+
+/*
+ * With several workers, the detectors must see the run's observations in
+ * capture order, as one worker would: a TLS handshake is judged against the
+ * DNS answers before it, a CNAME is paired with its target's later
+ * NXDOMAIN, a DS with the DNSKEYs seen so far, and the detectors' state is
+ * one, shared. Only the detector calls are ordered; decoding, reassembly,
+ * parsing, certificate validation and formatting stay parallel.
+ *
+ * A worker about to run a detector for frame s waits until no other worker
+ * can still run one for an earlier frame: each other worker is either in or
+ * past a later frame, or done with the last frame the reader gave it (which,
+ * since frames are handed out in order and s has already been handed out,
+ * covers everything it was given before s). The worker in the earliest frame
+ * never waits, so the run cannot deadlock, provided every frame handed out is
+ * eventually visible to its worker: the reader publishes all rings before it
+ * blocks and every few hundred frames (dispatch, publish_all).
+ *
+ * End of input is ordered the same way, after every frame: worker i flushes
+ * its flows once every worker is at its end and workers 0..i-1 are done; the
+ * last worker then runs the end-of-run checks (bw_detect_finish).
+ */
+#define PL_FIN_SEQ (UINT64_C(1) << 62)
+
+static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self, uint64_t s)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		const struct pl_worker *v = &p->wk[i];
+		if (v == self)
+			continue;
+		uint64_t pr = atomic_load_explicit(&v->prog, memory_order_acquire);
+		if (s >= PL_FIN_SEQ) {
+			if (v->id < self->id ? pr != UINT64_MAX : pr < 2 * PL_FIN_SEQ)
+				return false;
+			continue;
+		}
+		if (pr > 2 * s)
+			continue;
+		/* Seen after the frame s itself was (its ring's release/acquire), so it
+		 * is at least the last frame v was handed before s. */
+		uint64_t last = atomic_load_explicit(&v->last_disp, memory_order_relaxed);
+		if (last < s && pr == 2 * last + 1)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/* bw_worker_config.detect_gate: called by the worker before every detector call. */
+static void pl_gate(void *ctx)
+{
+	struct pl_worker *pw = ctx;
+	struct bw_pipeline *p = pw->p;
+	const struct bw_pipeline_config *c = &p->cfg;
+	uint64_t s = pw->cur_seq;
+	if (gate_open(p, pw, s))
+		return;
+	pw->gate_waits++;
+	/* What this worker made so far can go out while it waits. */
+	bw_ring_publish(pw->ev);
+	for (unsigned spin = 0;; spin++) {
+		if (gate_open(p, pw, s))
+			return;
+		if (spin < 4) {
+			sched_yield();
+			continue;
+		}
+		/* No binding-table pointer is held here (the detectors have not run
+		 * yet), so the thread may leave QSBR while it sleeps: a worker that
+		 * waits for a grace period must not wait for us. */
+		call(c->idle_begin);
+		uint32_t key = bw_ring_waiter_prepare(&p->gate_wake);
+		if (gate_open(p, pw, s)) {
+			bw_ring_waiter_cancel(&p->gate_wake);
+			call(c->idle_end);
+			return;
+		}
+		/* The timeout bounds a wake-up missed by the unfenced per-frame notify. */
+		bw_ring_waiter_wait(&p->gate_wake, key, 2);
+		call(c->idle_end);
+	}
+}
+
+static inline void gate_progress(struct bw_pipeline *p, struct pl_worker *pw, uint64_t v, bool fenced)
+{
+	atomic_store_explicit(&pw->prog, v, memory_order_release);
+	if (fenced)
+		bw_ring_waiter_notify(&p->gate_wake);
+	else if (atomic_load_explicit(&p->gate_wake.waiters, memory_order_relaxed))
+		bw_ring_waiter_notify(&p->gate_wake);
+}
+
 static void *worker_main(void *arg)
 {
 	struct pl_worker *pw = arg;
@@ -703,6 +731,8 @@ static void *worker_main(void *arg)
 			/* Going idle: let the output see what we made, the reader reuse the space. */
 			bw_ring_publish(pw->ev);
 			bw_ring_release(pw->in);
+			if (pw->p->ordered) /* a worker at the turnstile may be waiting for this one */
+				bw_ring_waiter_notify(&pw->p->gate_wake);
 			call(c->quiescent);
 			call(c->idle_begin);
 			pw->idle_waits++;
@@ -715,6 +745,7 @@ static void *worker_main(void *arg)
 			break;
 		}
 		if (type == REC_INPUT_START) {
+			memcpy(&pw->base, rec, sizeof(pw->base));
 			bw_worker_input_start(pw->w);
 		} else if (type == REC_FRAME || type == REC_FRAME_COPY || type == REC_FRAME_HEAP) {
 			struct pl_frame pf;
@@ -724,7 +755,14 @@ static void *worker_main(void *arg)
 				.cap_len = pf.cap_len, .wire_len = pf.wire_len, .ts = pf.ts, .linktype = pf.linktype,
 				.ifindex = pf.ifindex, .number = pf.number, .offset = pf.offset,
 			};
+			bool ordered = pw->p->ordered;
+			if (ordered) {
+				pw->cur_seq = pw->base + pf.number;
+				atomic_store_explicit(&pw->prog, 2 * pw->cur_seq, memory_order_release);
+			}
 			bw_worker_frame(pw->w, &fr, pf.file);
+			if (ordered)
+				gate_progress(pw->p, pw, 2 * pw->cur_seq + 1, false);
 			if (type == REC_FRAME_HEAP) {
 				free((void *)pf.data);
 				pw->frames_heap_freed++;
@@ -736,7 +774,13 @@ static void *worker_main(void *arg)
 			call(c->quiescent);
 		}
 	}
+	if (pw->p->ordered) {
+		pw->cur_seq = PL_FIN_SEQ + pw->id;
+		gate_progress(pw->p, pw, 2 * pw->cur_seq, true);
+	}
 	bw_worker_finish(pw->w);
+	if (pw->p->ordered)
+		gate_progress(pw->p, pw, UINT64_MAX, true);
 	bw_ring_publish(pw->ev);
 	bw_ring_release(pw->in);
 	atomic_store_explicit(&pw->done, true, memory_order_release);
@@ -754,9 +798,7 @@ static void output_one(struct bw_pipeline *p, const uint8_t *rec)
 	const char *json = pe.heap_json ? pe.heap_json : (const char *)rec + sizeof(pe);
 	bool dup = false;
 	if (pe.type == BW_EV_X509 && p->n > 1) {
-		uint64_t k = x509_key(json, pe.json_len);
-		if (k && seen_test_and_add(&p->seen, k))
-			dup = true;
+		dup = bw_x509_dedup_repeat(&p->seen, json, pe.json_len);
 	}
 	if (dup) {
 		p->x509_dups++;
@@ -876,17 +918,29 @@ struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const s
 	p->n = pc->workers;
 	bw_ring_waiter_init(&p->out_wake);
 	uint64_t certs = (uint64_t)(wc->cert_cache_entries ? wc->cert_cache_entries : 4096) * p->n;
-	if (seen_init(&p->seen, certs) != BW_OK)
+	if (bw_x509_dedup_init(&p->seen, certs) != BW_OK)
+		goto nomem;
+	bw_ring_waiter_init(&p->gate_wake);
+	p->ordered = p->n > 1 && wc->detect != NULL;
+	if (p->ordered && !(p->detect_state = bw_detect_state_new()))
 		goto nomem;
 	for (unsigned i = 0; i < p->n; i++) {
 		struct pl_worker *pw = &p->wk[i];
 		pw->p = p;
 		pw->id = i;
 		atomic_init(&pw->done, false);
+		atomic_init(&pw->prog, 1); /* done with frame 0, which no worker gets */
+		atomic_init(&pw->last_disp, 0);
 		struct bw_worker_config c = *wc;
 		c.emit = pl_emit;
 		c.emit_ctx = pw;
 		c.worker_id = i;
+		if (p->ordered) {
+			c.detect_gate = pl_gate;
+			c.detect_gate_ctx = pw;
+			c.shared_detect = p->detect_state;
+			c.detect_finish_skip = i != p->n - 1;
+		}
 		pw->in = bw_ring_new(p->cfg.frame_ring_bytes, p->cfg.batch);
 		pw->ev = bw_ring_new(p->cfg.event_ring_bytes, p->cfg.batch);
 		pw->w = bw_worker_new(&c, out);
@@ -915,6 +969,22 @@ fail:
 }
 
 /* ---- reader ---- */
+
+static void publish_all(struct bw_pipeline *p)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		bw_ring_publish(p->wk[i].in);
+}
+
+/* REC_INPUT_START carries the seq of the file's frame number 0. */
+static void push_input_start(struct bw_pipeline *p, unsigned i, uint64_t base)
+{
+	uint8_t *rec = bw_ring_reserve_wait(p->wk[i].in, sizeof(base), NULL);
+	if (rec) {
+		memcpy(rec, &base, sizeof(base));
+		bw_ring_commit(p->wk[i].in, REC_INPUT_START);
+	}
+}
 
 static void dispatch(struct bw_pipeline *p, const struct bw_frame *fr, const char *name, bool lend)
 {
@@ -946,7 +1016,23 @@ static void dispatch(struct bw_pipeline *p, const struct bw_frame *fr, const cha
 			p->frames_heap++;
 		}
 	}
-	uint8_t *rec = bw_ring_reserve_wait(r, need, NULL);
+	uint8_t *rec;
+	if (p->ordered) {
+		/* Before blocking on this ring, make every frame handed out visible:
+		 * a worker at the turnstile may be waiting for one still pending in
+		 * another ring (the turnstile's no-deadlock condition). */
+		rec = bw_ring_reserve(r, need);
+		if (!rec) {
+			publish_all(p);
+			rec = bw_ring_reserve_wait(r, need, NULL);
+		}
+		uint64_t seq = p->file_base + fr->number;
+		if (fr->number > p->max_number)
+			p->max_number = fr->number;
+		atomic_store_explicit(&p->wk[i].last_disp, seq, memory_order_relaxed);
+	} else {
+		rec = bw_ring_reserve_wait(r, need, NULL);
+	}
 	if (!rec) { /* cannot happen: need fits by construction */
 		if (type == REC_FRAME_HEAP)
 			free((void *)pf.data);
@@ -977,12 +1063,20 @@ int bw_pipeline_read_file(struct bw_pipeline *p, const char *path, const char *n
 	/* Our mmap reader lends frames that stay valid until close (capture_file.c);
 	 * libpcap reuses its buffer at every next(). */
 	bool lend = !p->cfg.copy_frames && strcmp(bw_capture_file_format(f), "libpcap") != 0;
+	/* Frame numbers restart in each file; seq goes on over the whole run. */
+	p->file_base += p->max_number + 1;
+	p->max_number = 0;
 	for (unsigned i = 0; i < p->n; i++)
-		push_ctl(p, i, REC_INPUT_START);
+		push_input_start(p, i, p->file_base);
 	struct bw_frame fr;
 	while ((rc = bw_capture_file_next(f, &fr)) == BW_OK) {
 		dispatch(p, &fr, name, lend);
-		if (bw_unlikely((++p->frames_read & 4095) == 0)) {
+		++p->frames_read;
+		/* Keeps a worker at the turnstile from waiting long for a frame that
+		 * sits unpublished in another worker's ring. */
+		if (p->ordered && (p->frames_read & 255) == 0)
+			publish_all(p);
+		if (bw_unlikely((p->frames_read & 4095) == 0)) {
 			if (p->cfg.stop && *p->cfg.stop)
 				break;
 			if (p->cfg.progress)
@@ -994,7 +1088,9 @@ int bw_pipeline_read_file(struct bw_pipeline *p, const char *path, const char *n
 	} else {
 		set_err(err, errcap, bw_capture_file_error(f));
 	}
-	/* Lent frames point into the mapping: every worker must be past them before it goes. */
+	/* Lent frames point into the mapping: every worker must be past them before it goes.
+	 * All rings first: a worker draining ring 0 may wait at the turnstile for ring 1. */
+	publish_all(p);
 	for (unsigned i = 0; i < p->n; i++) {
 		if (lend)
 			bw_ring_wait_drained(p->wk[i].in);
@@ -1061,6 +1157,7 @@ void bw_pipeline_own_stats(const struct bw_pipeline *p, struct bw_pipeline_stats
 		st->frames_dispatched[i] = p->frames_dispatched[i];
 		st->events_heap += pw->events_heap;
 		st->worker_idle_waits += pw->idle_waits;
+		st->turnstile_waits += pw->gate_waits;
 		struct bw_ring_stats rs;
 		if (pw->in) {
 			bw_ring_stats(pw->in, &rs);
@@ -1101,6 +1198,7 @@ void bw_pipeline_free(struct bw_pipeline *p)
 		bw_ring_free(pw->in);
 		bw_ring_free(pw->ev);
 	}
-	seen_deinit(&p->seen);
+	bw_x509_dedup_deinit(&p->seen);
+	bw_detect_state_free(p->detect_state); /* after the workers that borrowed it */
 	free(p);
 }

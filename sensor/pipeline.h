@@ -40,6 +40,15 @@
  * certificate as a single worker does. Its evidence (flow, packet) is the
  * sighting that reached the output first, not necessarily the earliest.
  *
+ * Detectors (alerts, binding tables): with several workers they run in
+ * capture order, one call at a time, on one shared detector state, so the
+ * alerts are those of a single-worker run: a worker about to call a
+ * detector for frame s waits until no other worker can still call one for
+ * an earlier frame (the detection turnstile in pipeline.c). Everything
+ * before the detectors (decoding, reassembly, parsing, certificate
+ * validation, formatting) stays parallel. End-of-input flushes run worker
+ * by worker after the last frame, then the end-of-run checks.
+ *
  * Threads: create, read files and finish from one thread.
  */
 #ifndef BW_PIPELINE_H
@@ -134,6 +143,7 @@ struct bw_pipeline_stats {
 	uint64_t frames_copied, frames_heap, events_heap;
 	uint64_t frame_ring_full_waits, event_ring_full_waits, worker_idle_waits, output_idle_waits;
 	uint64_t x509_duplicates_dropped;
+	uint64_t turnstile_waits;       /* detector calls that waited for an earlier frame's */
 	unsigned workers;
 };
 void bw_pipeline_own_stats(const struct bw_pipeline *p, struct bw_pipeline_stats *st);

@@ -387,9 +387,10 @@ static const char *const cert_keys[] = {
 	"expiry_warning_days", "allowed_issuers", "extra_ca_files", "pins", "fetch", NULL};
 static const char *const pin_keys[] = {"names", "spki_sha256", NULL};
 static const char *const fetch_keys[] = {"enabled",	   "source_address",  "refresh_seconds",
-					 "max_per_minute", "timeout_seconds", NULL};
+					 "max_per_minute", "timeout_seconds", "max_concurrent", NULL};
 static const char *const dns_keys[] = {"allowed_transfer_clients", NULL};
-static const char *const alerts_keys[] = {"suppress_seconds", "ignore", NULL};
+static const char *const alerts_keys[] = {"suppress_seconds", "ignore", "rate_limit_per_minute", "rate_limit_burst",
+					  NULL};
 static const char *const ignore_keys[] = {"type", "names", NULL};
 static const char *const data_keys[] = {"takeover_services", "cloud_ranges", "caa_issuers", NULL};
 
@@ -899,8 +900,8 @@ enum { K_OWNED, K_CERTS, K_DNS, K_ALERTS, K_DATA, K_OUTPUTS };
 enum { K_DOMAINS, K_NETWORKS, K_CLOUD, K_ZONES };
 enum { K_EXPIRY, K_ISSUERS, K_CAFILES, K_PINS, K_FETCH };
 enum { K_PIN_NAMES, K_PIN_SPKI };
-enum { K_ENABLED, K_SOURCE, K_REFRESH, K_MAXPM, K_TIMEOUT };
-enum { K_SUPPRESS, K_IGNORE };
+enum { K_ENABLED, K_SOURCE, K_REFRESH, K_MAXPM, K_TIMEOUT, K_MAXCONC };
+enum { K_SUPPRESS, K_IGNORE, K_RATE, K_BURST };
 enum { K_IGN_TYPE, K_IGN_NAMES };
 
 static struct bw_namepat *new_pat(struct ctx *c)
@@ -1054,6 +1055,7 @@ static int do_fetch(struct ctx *c, void *arg, int key, const struct ynode *k, co
 	}
 	case K_REFRESH: return get_uint(c, k, v, 60, 2592000, &f->refresh_seconds);
 	case K_MAXPM: return get_uint(c, k, v, 1, 100000, &f->max_per_minute);
+	case K_MAXCONC: return get_uint(c, k, v, 1, 64, &f->max_concurrent);
 	default: return get_uint(c, k, v, 1, 600, &f->timeout_seconds);
 	}
 }
@@ -1170,6 +1172,10 @@ static int do_alerts(struct ctx *c, void *arg, int key, const struct ynode *k, c
 	struct policy *pol = c->pol;
 	if (key == K_SUPPRESS)
 		return get_uint(c, k, v, 0, 2592000, &pol->pub.alerts.suppress_seconds);
+	if (key == K_RATE)
+		return get_uint(c, k, v, 1, 100000000, &pol->pub.alerts.rate_limit_per_minute);
+	if (key == K_BURST)
+		return get_uint(c, k, v, 1, 100000000, &pol->pub.alerts.rate_limit_burst);
 	uint32_t n;
 	int rc = want_list(c, k, v, &n);
 	if (rc != BW_OK || n == 0)
@@ -1266,6 +1272,7 @@ static struct policy *policy_new(void)
 	p->certificates.fetch.refresh_seconds = BW_POLICY_DEFAULT_FETCH_REFRESH_SECONDS;
 	p->certificates.fetch.max_per_minute = BW_POLICY_DEFAULT_FETCH_MAX_PER_MINUTE;
 	p->certificates.fetch.timeout_seconds = BW_POLICY_DEFAULT_FETCH_TIMEOUT_SECONDS;
+	p->certificates.fetch.max_concurrent = BW_POLICY_DEFAULT_FETCH_MAX_CONCURRENT;
 	p->alerts.suppress_seconds = BW_POLICY_DEFAULT_SUPPRESS_SECONDS;
 	return pol;
 }
@@ -1690,14 +1697,18 @@ int bw_policy_dump(const struct bw_policy *p, FILE *fp)
 	} else {
 		fputs("    # source_address: not set (the system picks)\n", fp);
 	}
-	fprintf(fp, "    refresh_seconds: %u\n    max_per_minute: %u\n    timeout_seconds: %u\n", f->refresh_seconds,
-		f->max_per_minute, f->timeout_seconds);
+	fprintf(fp, "    refresh_seconds: %u\n    max_per_minute: %u\n    timeout_seconds: %u\n    max_concurrent: %u\n",
+		f->refresh_seconds, f->max_per_minute, f->timeout_seconds, f->max_concurrent);
 
 	fputs("dns:\n", fp);
 	fprintf(fp, "  allowed_transfer_clients:%s\n", bw_cidrset_count(p->dns.allowed_transfer_clients) ? "" : " []");
 	put_prefixes(fp, p->dns.allowed_transfer_clients, "  ");
 
 	fprintf(fp, "alerts:\n  suppress_seconds: %u\n", p->alerts.suppress_seconds);
+	if (p->alerts.rate_limit_per_minute)
+		fprintf(fp, "  rate_limit_per_minute: %u\n", p->alerts.rate_limit_per_minute);
+	if (p->alerts.rate_limit_burst)
+		fprintf(fp, "  rate_limit_burst: %u\n", p->alerts.rate_limit_burst);
 	fprintf(fp, "  ignore:%s\n", p->alerts.n_ignore ? "" : " []");
 	for (size_t i = 0; i < p->alerts.n_ignore; i++) {
 		const struct bw_policy_ignore *r = &p->alerts.ignore[i];

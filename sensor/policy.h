@@ -55,6 +55,7 @@
 #define BW_POLICY_DEFAULT_FETCH_REFRESH_SECONDS 86400u
 #define BW_POLICY_DEFAULT_FETCH_MAX_PER_MINUTE	60u
 #define BW_POLICY_DEFAULT_FETCH_TIMEOUT_SECONDS 5u
+#define BW_POLICY_DEFAULT_FETCH_MAX_CONCURRENT	4u
 
 /* certificates.pins[]: a certificate for a matching name must carry one of these SPKI hashes. */
 struct bw_policy_pin {
@@ -76,13 +77,14 @@ struct bw_policy_ignore {
 	unsigned line;
 };
 
-/* certificates.fetch: active certificate fetching (used by a later release; validated now). */
+/* certificates.fetch: active certificate fetching for owned names (sensor/certfetch.h). */
 struct bw_policy_fetch {
 	bool enabled;		     /* default false */
 	struct bw_ip source_address; /* family 0: not set (the kernel picks) */
 	uint32_t refresh_seconds;    /* 60..2592000 */
 	uint32_t max_per_minute;     /* 1..100000 */
 	uint32_t timeout_seconds;    /* 1..600 */
+	uint32_t max_concurrent;     /* 1..64: connections open at once */
 };
 
 /*
@@ -119,6 +121,8 @@ struct bw_policy {
 
 	struct {
 		uint32_t suppress_seconds;	       /* 0..2592000, default 3600; 0: no suppression */
+		uint32_t rate_limit_per_minute;    /* per alert type, packet time; 0: the built-in 1000 */
+		uint32_t rate_limit_burst;         /* bucket size; 0: rate_limit_per_minute */
 		const struct bw_policy_ignore *ignore; /* in file order */
 		size_t n_ignore;
 	} alerts;

@@ -60,7 +60,7 @@ void bw_ring_waiter_wait(struct bw_ring_waiter *w, uint32_t key, unsigned timeou
 {
 	struct timespec ts = { .tv_sec = timeout_ms / 1000, .tv_nsec = (long)(timeout_ms % 1000) * 1000000L };
 	if (atomic_load(&w->seq) == key) {
-		w->sleeps++;
+		__atomic_fetch_add(&w->sleeps, 1, __ATOMIC_RELAXED); /* several threads may share a waiter */
 		/* EAGAIN (the counter moved), EINTR and ETIMEDOUT all mean: look again */
 		(void)syscall(SYS_futex, (uint32_t *)&w->seq, FUTEX_WAIT_PRIVATE, key, timeout_ms ? &ts : NULL, NULL, 0);
 	}

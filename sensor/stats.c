@@ -87,6 +87,29 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "udp_sessions_evicted", tl->udp_sessions_evicted);
 	bw_json_obj_end(j);
 
+	const struct bw_certfetch_stats *cf = &st->fetch;
+	if (cf->enabled) {
+		/* certificates.fetch (certfetch.h); latency_ms_max is summed over workers like the other *_max */
+		bw_json_obj_begin(j, "certfetch");
+		bw_json_u64(j, "requested", cf->requested);
+		bw_json_u64(j, "fetched", cf->fetched);
+		bw_json_u64(j, "cache_hits", cf->cache_hits);
+		bw_json_u64(j, "fetcher_cache_hits", cf->fetcher_cached);
+		bw_json_u64(j, "rate_limited", cf->rate_limited);
+		bw_json_u64(j, "busy", cf->busy);
+		bw_json_u64(j, "timeouts", cf->timeouts);
+		bw_json_u64(j, "failed", cf->failed);
+		bw_json_u64(j, "quic_no_tcp", cf->quic_no_tcp);
+		bw_json_u64(j, "lost", cf->lost);
+		bw_json_u64(j, "queue_drops", cf->queue_drops);
+		bw_json_u64(j, "skipped_not_owned", cf->skipped_not_owned);
+		bw_json_u64(j, "skipped_cert_seen", cf->skipped_visible);
+		bw_json_u64(j, "skipped_address", cf->skipped_address);
+		bw_json_u64(j, "latency_ms_total", cf->latency_ms_total);
+		bw_json_u64(j, "latency_ms_max", cf->latency_ms_max);
+		bw_json_obj_end(j);
+	}
+
 	if (run->have_alerts) {
 		const struct bw_alerts_stats *a = &run->alerts;
 		bw_json_obj_begin(j, "alerts");
@@ -95,6 +118,7 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 		bw_json_u64(j, "suppressed", a->suppressed);
 		bw_json_u64(j, "rate_limited", a->rate_limited);
 		bw_json_u64(j, "keys_forgotten", a->keys_evicted);
+		bw_json_u64(j, "rate_limit_summaries", a->rate_limit_summaries);
 		bw_json_obj_begin(j, "by_type");
 		for (int i = 0; i < BW_AL__COUNT; i++)
 			if (a->per_type[i] || a->rate_limited_per_type[i]) {
@@ -134,12 +158,41 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	if (run->output)
 		bw_output_stats_json(run->output, j);
 
+	if (run->max_memory || run->peak_rss) {
+		bw_json_obj_begin(j, "memory");
+		bw_json_u64(j, "max_memory", run->max_memory);
+		bw_json_u64(j, "peak_rss", run->peak_rss);
+		bw_json_obj_end(j);
+	}
+	if (run->bindings) {
+		/* One object per binding table: how full, how big, what was pushed out. */
+		struct bw_bindings_stats bs;
+		bw_bindings_stats(run->bindings, &bs);
+		bw_json_obj_begin(j, "bindings");
+		for (int i = 0; i < BW_BT_COUNT; i++) {
+			const struct bw_table_stats *ts = &bs.t[i];
+			bw_json_obj_begin(j, bw_bindings_table_name((enum bw_bindings_table)i));
+			bw_json_u64(j, "entries", ts->entries);
+			bw_json_u64(j, "capacity", ts->capacity);
+			bw_json_u64(j, "bytes", ts->bytes);
+			bw_json_u64(j, "max_bytes", ts->max_bytes);
+			bw_json_u64(j, "inserts", ts->inserts);
+			bw_json_u64(j, "evictions", ts->evictions);
+			bw_json_u64(j, "set_drops", bs.set_drops[i]);
+			bw_json_obj_end(j);
+		}
+		bw_json_obj_end(j);
+	}
+
 	/* Only reasons that happened, so the event stays short. */
 	bw_json_obj_begin(j, "malformed");
 	for (int i = 0; i < BW_AN__COUNT; i++)
 		if (an->n[i])
 			bw_json_u64(j, bw_anomaly_name((enum bw_anomaly)i), an->n[i]);
 	bw_json_obj_end(j);
+
+	if (run->extra)
+		run->extra(j, run->extra_ctx);
 
 	bw_json_obj_end(j); /* stats */
 	bw_json_obj_end(j); /* bindwatch */
@@ -180,6 +233,14 @@ void bw_stats_human(FILE *fp, const struct bw_worker_stats *st, const struct bw_
 			(unsigned long long)st->tls.starttls, (unsigned long long)st->tls.dtls,
 			(unsigned long long)st->tls.quic, (unsigned long long)st->tls.x509_events,
 			(unsigned long long)st->tls.chains_failed, (unsigned long long)st->tls.chains_validated);
+	if (st->fetch.enabled)
+		fprintf(fp,
+			"bindwatch: certificate fetch: %llu requested, %llu fetched, %llu cache hits, %llu rate-limited, "
+			"%llu timeouts, %llu failed, %llu quic-only\n",
+			(unsigned long long)st->fetch.requested, (unsigned long long)st->fetch.fetched,
+			(unsigned long long)(st->fetch.cache_hits + st->fetch.fetcher_cached),
+			(unsigned long long)st->fetch.rate_limited, (unsigned long long)st->fetch.timeouts,
+			(unsigned long long)st->fetch.failed, (unsigned long long)st->fetch.quic_no_tcp);
 	if (run->have_alerts && run->alerts.raised) {
 		fprintf(fp, "bindwatch: alerts %llu written (%llu repeats suppressed, %llu rate-limited):",
 			(unsigned long long)run->alerts.emitted, (unsigned long long)run->alerts.suppressed,
@@ -208,6 +269,21 @@ void bw_stats_human(FILE *fp, const struct bw_worker_stats *st, const struct bw_
 			(unsigned long long)st->decode.duplicates, (unsigned long long)st->decode.frag_evicted,
 			(unsigned long long)st->tcp.gaps, (unsigned long long)st->tcp.stream_cap_hits,
 			(unsigned long long)st->tcp.mem_cap_hits, (unsigned long long)st->tcp.flow_cap_hits);
+	if (run->bindings) {
+		struct bw_bindings_stats bs;
+		bw_bindings_stats(run->bindings, &bs);
+		uint64_t ev = 0, by = 0;
+		for (int i = 0; i < BW_BT_COUNT; i++) {
+			ev += bs.t[i].evictions;
+			by += bs.t[i].bytes;
+		}
+		if (ev)
+			fprintf(fp, "bindwatch: binding tables: %llu evictions, %.1f MiB\n", (unsigned long long)ev,
+				(double)by / 1048576.0);
+	}
+	if (run->peak_rss)
+		fprintf(fp, "bindwatch: peak RSS %.1f MiB (max-memory %.0f MiB)\n", (double)run->peak_rss / 1048576.0,
+			(double)run->max_memory / 1048576.0);
 	if (run->files_failed)
 		fprintf(fp, "bindwatch: %llu input file(s) had errors (see above)\n",
 			(unsigned long long)run->files_failed);

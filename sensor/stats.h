@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "alerts.h"
+#include "bindings.h"
 #include "sink.h"
 #include "json.h"
 #include "worker.h"
@@ -22,6 +23,13 @@ struct bw_run_info {
 	bool have_alerts;
 	struct bw_alerts_stats alerts;
 	struct bw_output *output; /* may be NULL: per-sink delivery counters (sent, queued, spooled, ...) */
+	const struct bw_bindings *bindings; /* may be NULL: per-table entries, bytes, evictions */
+	uint64_t max_memory;  /* the --max-memory budget in bytes (0: not reported) */
+	uint64_t peak_rss;    /* bytes, from getrusage (0: not reported) */
+	/* May be NULL: called inside bindwatch.stats, after the common members,
+	 * so a caller (live capture) adds its own objects to the same event. */
+	void (*extra)(struct bw_json *j, void *ctx);
+	void *extra_ctx;
 };
 
 /* Write the bindwatch.stats event into j (reset first). */

@@ -68,8 +68,11 @@ static bool handle_dns(struct bw_worker *w, const uint8_t *p, size_t n, const st
 	else
 		w->st.dns.queries++;
 	emit_dns(w, meta);
-	if (w->cfg.detect)
+	if (w->cfg.detect) {
+		if (w->cfg.detect_gate)
+			w->cfg.detect_gate(w->cfg.detect_gate_ctx);
 		bw_detect_dns(w, w->msg, meta);
+	}
 	return true;
 }
 
@@ -163,7 +166,7 @@ struct bw_worker *bw_worker_new(const struct bw_worker_config *c, struct bw_outp
 	w->tcp = bw_tcp_table_new(&w->cfg.tcp, classify_tcp, w, &w->an);
 	w->msg = malloc(sizeof(*w->msg));
 	w->scratch = malloc(BW_FMT_SCRATCH);
-	w->detect = bw_detect_state_new();
+	w->detect = c->shared_detect ? c->shared_detect : bw_detect_state_new();
 	if (!w->dec || !w->tcp || !w->msg || !w->scratch || !w->detect || bw_json_init(&w->json, 8u << 20) != BW_OK ||
 	    bw_worker_tls_init(w) != BW_OK) {
 		bw_worker_free(w);
@@ -183,8 +186,13 @@ void bw_worker_finish(struct bw_worker *w)
 		bw_tcp_table_flush(w->tcp);
 	if (w)
 		bw_worker_tls_finish(w);
-	if (w && w->cfg.detect)
+	if (w && w->fetch)
+		bw_worker_tls_fetch_drain(w); /* fetched chains go through the detectors before the end-of-run checks */
+	if (w && w->cfg.detect && !w->cfg.detect_finish_skip) {
+		if (w->cfg.detect_gate)
+			w->cfg.detect_gate(w->cfg.detect_gate_ctx);
 		bw_detect_finish(w);
+	}
 }
 
 void bw_worker_free(struct bw_worker *w)
@@ -195,7 +203,8 @@ void bw_worker_free(struct bw_worker *w)
 	bw_worker_tls_deinit(w);
 	bw_decoder_free(w->dec);
 	bw_json_deinit(&w->json);
-	bw_detect_state_free(w->detect);
+	if (w->detect != w->cfg.shared_detect)
+		bw_detect_state_free(w->detect);
 	free(w->scratch);
 	free(w->msg);
 	free(w);
@@ -231,6 +240,14 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 	} else if (p.proto == IPPROTO_TCP) {
 		bw_tcp_table_segment(w->tcp, &p);
 	}
+	if (bw_unlikely(w->fetch != NULL) && (w->st.frames & 63) == 0)
+		bw_worker_tls_fetch_poll(w);
+}
+
+void bw_worker_poll(struct bw_worker *w)
+{
+	if (w && w->fetch)
+		bw_worker_tls_fetch_poll(w);
 }
 
 void bw_worker_stats(const struct bw_worker *w, struct bw_worker_stats *st, struct bw_anomalies *an)
@@ -239,6 +256,8 @@ void bw_worker_stats(const struct bw_worker *w, struct bw_worker_stats *st, stru
 	st->decode = *bw_decoder_stats(w->dec);
 	st->tcp = *bw_tcp_table_stats(w->tcp);
 	bw_worker_tls_stats(w, &st->tls);
+	if (w->fetch)
+		st->fetch = *bw_certfetch_client_stats(w->fetch);
 	if (an)
 		*an = w->an;
 }

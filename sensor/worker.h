@@ -15,6 +15,7 @@
 #include "../parsers/tls.h"
 #include "../parsers/x509.h"
 #include "capture.h"
+#include "certfetch.h"
 #include "detect.h"
 #include "sink.h"
 
@@ -25,6 +26,7 @@ struct bw_worker_config {
 	bool judge_now;                /* validate certificates at wall-clock time, not capture time */
 	const struct bw_x509_trust *trust; /* borrowed; NULL: chains are not validated */
 	uint32_t cert_cache_entries;   /* distinct certificates kept parsed (default 4096) */
+	size_t cert_cache_bytes;       /* and about this many bytes of them (0: no byte cap) */
 	uint32_t udp_max_sessions;     /* QUIC/DTLS flows tracked at once (default 4096) */
 	bw_time_t udp_idle_timeout;    /* default 60 s */
 	struct bw_decode_config decode;
@@ -44,7 +46,22 @@ struct bw_worker_config {
 	void (*flow_done)(void *flow_done_ctx, const struct bw_flow_key *key);
 	void *flow_done_ctx;
 	void *emit_ctx;
+	/* Certificate fetch (certfetch.h): borrowed; NULL: off. The worker uses
+	 * channel worker_id (none if worker_id >= the fetcher's channels). */
+	struct bw_certfetch *fetch;
 	unsigned worker_id;            /* 0..N-1, stamped on events as the producer */
+	/*
+	 * Offline runs with several workers (pipeline.c): detect_gate is called
+	 * before every detector call and returns once every observation of an
+	 * earlier frame, on any worker, has been through the detectors, so the
+	 * detectors (and their one shared_detect state) see observations in
+	 * capture order, as in a single-worker run. NULL: no ordering, and the
+	 * worker has its own detector state (live capture, one worker).
+	 */
+	void (*detect_gate)(void *detect_gate_ctx);
+	void *detect_gate_ctx;
+	struct bw_detect_state *shared_detect; /* borrowed; NULL: the worker makes its own */
+	bool detect_finish_skip;       /* the end-of-input checks of shared_detect are another worker's */
 };
 
 /* Defaults: DNS on 53 and 5353, decoder and TCP defaults. */
@@ -80,8 +97,12 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 /* A new capture file starts (resets the duplicate filter; flows go on). */
 void bw_worker_input_start(struct bw_worker *w);
 
-/* End of input: deliver what TCP still holds and close all flows. */
+/* End of input: deliver what TCP still holds and close all flows (and wait
+ * for the certificate fetches still out, within their timeouts). */
 void bw_worker_finish(struct bw_worker *w);
+
+/* Work that comes from no frame (certificate fetch replies): call when idle. Cheap when there is none. */
+void bw_worker_poll(struct bw_worker *w);
 
 struct bw_worker_stats {
 	uint64_t frames, bytes;
@@ -90,6 +111,7 @@ struct bw_worker_stats {
 	struct bw_tcp_stats tcp;
 	struct bw_dns_stats dns;
 	struct bw_tls_stats tls;
+	struct bw_certfetch_stats fetch;
 	uint64_t alerts;         /* alert events written by this worker */
 	uint64_t events_dropped; /* an event too large to format */
 };

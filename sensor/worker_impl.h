@@ -28,6 +28,8 @@ struct bw_worker {
 	struct bw_quic_decoder *quic;
 	struct bw_udp_sessions *udp;
 	struct bw_detect_state *detect;
+	struct bw_certfetch_client *fetch; /* NULL: certificate fetch off */
+	struct bw_tls_client_hello *fetch_ch; /* carries a fetched chain's SNI to the detectors */
 
 	/* the frame being processed, for evidence */
 	const char *cur_file;
@@ -50,5 +52,8 @@ bool bw_worker_tls_classify(struct bw_worker *w, struct bw_tcp_flow *f, const st
 void bw_worker_tls_udp(struct bw_worker *w, const struct bw_packet *p);
 void bw_worker_tls_finish(struct bw_worker *w);
 void bw_worker_tls_stats(const struct bw_worker *w, struct bw_tls_stats *st);
+/* Certificate fetch replies: read what arrived (poll) / wait for the rest (drain, end of input). */
+void bw_worker_tls_fetch_poll(struct bw_worker *w);
+void bw_worker_tls_fetch_drain(struct bw_worker *w);
 
 #endif /* BW_WORKER_IMPL_H */

@@ -18,7 +18,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/sha.h>
+
 #include "../parsers/starttls.h"
+#include "policy.h"
 #include "worker_impl.h"
 
 enum { UDP_KIND_QUIC = 1, UDP_KIND_DTLS = 2 };
@@ -52,7 +55,7 @@ static void meta_for(struct bw_worker *w, const struct bw_flow_key *k, int clien
 /* Look every presented certificate up in the cache (parsing new ones) and
  * write an x509 event for each one never seen before. */
 static void chain_acquire(struct bw_worker *w, const struct bw_tls_cert_chain *chain, const char *sni,
-			  const struct bw_obs_meta *meta, struct chain_refs *r)
+			  const struct bw_obs_meta *meta, const char *source, struct chain_refs *r)
 {
 	memset(r, 0, sizeof(*r));
 	for (unsigned i = 0; i < chain->count && i < BW_TLS_MAX_CERTS; i++) {
@@ -71,7 +74,7 @@ static void chain_acquire(struct bw_worker *w, const struct bw_tls_cert_chain *c
 		if (e->x509)
 			r->x[r->n_x++] = e->x509;
 		if (!hit) {
-			bw_fmt_json_x509(&w->json, &e->info, meta, sni, i, "passive");
+			bw_fmt_json_x509(&w->json, &e->info, meta, sni, i, source);
 			bw_worker_emit(w, BW_EV_X509, meta->ts);
 			w->st.tls.x509_events++;
 		}
@@ -112,7 +115,8 @@ static void chain_verify(struct bw_worker *w, struct chain_refs *r, const char *
 		}
 		return;
 	}
-	if (bw_x509_verify(w->cfg.trust, r->x, r->n_x, &o, v) != BW_OK) {
+	/* the same chain comes back in every handshake: its verdict is cached */
+	if (bw_certcache_verify(w->certs, w->cfg.trust, r->e, r->n, &o, v, NULL) != BW_OK) {
 		v->chain = BW_X509_OTHER;
 		snprintf(v->detail, sizeof(v->detail), "other: verification failed to run");
 	}
@@ -126,12 +130,17 @@ static uint16_t view_version(const struct bw_tls_client_hello *ch, const struct 
 	return ch ? ch->max_version : 0;
 }
 
+static void fetch_consider(struct bw_worker *w, const struct bw_tls_view *v, const struct bw_tls_cert_chain *chain,
+			   const struct bw_obs_meta *meta);
+
 /*
  * One handshake seen: certificates, validation, the tls event. chain may be
- * NULL (TLS 1.3, QUIC, or none sent).
+ * NULL (TLS 1.3, QUIC, or none sent). A fetched chain (certfetch.h) takes
+ * the same path with source "fetched" and no tls event (its handshake had
+ * one already).
  */
-static void emit_handshake(struct bw_worker *w, struct bw_tls_view *v, const struct bw_tls_cert_chain *chain,
-			   const struct bw_obs_meta *meta)
+static void chain_handle(struct bw_worker *w, struct bw_tls_view *v, const struct bw_tls_cert_chain *chain,
+			 const struct bw_obs_meta *meta, const char *source, struct bw_x509_verdict *verdict_out)
 {
 	struct chain_refs r;
 	struct bw_x509_verdict verdict;
@@ -152,7 +161,7 @@ static void emit_handshake(struct bw_worker *w, struct bw_tls_view *v, const str
 		w->st.tls.chains_validated++;
 		w->st.tls.chains_failed++;
 	} else if (chain && chain->present && chain->count > 0) {
-		chain_acquire(w, chain, sni, meta, &r);
+		chain_acquire(w, chain, sni, meta, source, &r);
 		v->n_certs = r.n;
 		v->certs = r.info;
 		v->chain_truncated = chain->truncated;
@@ -164,12 +173,27 @@ static void emit_handshake(struct bw_worker *w, struct bw_tls_view *v, const str
 				w->st.tls.chains_failed++;
 		}
 	}
-	bw_fmt_json_tls(&w->json, v, meta);
-	bw_worker_emit(w, BW_EV_TLS, meta->ts);
-	w->st.tls.handshakes++;
-	if (w->cfg.detect)
+	if (!verdict_out) {
+		bw_fmt_json_tls(&w->json, v, meta);
+		bw_worker_emit(w, BW_EV_TLS, meta->ts);
+		w->st.tls.handshakes++;
+	} else if (v->verdict) {
+		*verdict_out = verdict;
+	}
+	if (w->cfg.detect) {
+		if (w->cfg.detect_gate)
+			w->cfg.detect_gate(w->cfg.detect_gate_ctx);
 		bw_detect_tls(w, v, meta, r.x);
+	}
 	chain_release(w, &r);
+	if (w->fetch && !verdict_out)
+		fetch_consider(w, v, chain, meta);
+}
+
+static void emit_handshake(struct bw_worker *w, struct bw_tls_view *v, const struct bw_tls_cert_chain *chain,
+			   const struct bw_obs_meta *meta)
+{
+	chain_handle(w, v, chain, meta, "passive", NULL);
 }
 
 static void view_from_conn(const struct bw_tls_conn *c, const char *protocol, struct bw_tls_view *v)
@@ -540,16 +564,145 @@ void bw_worker_tls_udp(struct bw_worker *w, const struct bw_packet *p)
 		dtls_packet(w, s, p, dir);
 }
 
+/* ---- certificate fetch (certfetch.h) ---- */
+
+/* After a handshake: ask for its chain if the certificate was hidden and the name is owned. */
+static void fetch_consider(struct bw_worker *w, const struct bw_tls_view *v, const struct bw_tls_cert_chain *chain,
+			   const struct bw_obs_meta *meta)
+{
+	const char *raw = v->ch && v->ch->has_sni && v->ch->sni_valid ? v->ch->sni : NULL;
+	if (!raw || !v->sh)
+		return; /* no name to ask for, or no server answered */
+	bool visible = v->cert_visible || (chain && chain->present && chain->count > 0);
+	struct bw_certfetch_stats *st = bw_certfetch_client_stats(w->fetch);
+	struct bw_certfetch_origin o;
+	if (!bw_certfetch_gate(w->cfg.detect ? w->cfg.detect->policy : NULL, raw, o.sni, sizeof(o.sni))) {
+		if (!visible)
+			st->skipped_not_owned++;
+		return;
+	}
+	if (visible) {
+		st->skipped_visible++;
+		return;
+	}
+	if (!bw_certfetch_addr_ok(&meta->dst, meta->dport)) {
+		st->skipped_address++;
+		return;
+	}
+	struct bw_certfetch_req req;
+	memset(&req, 0, sizeof(req));
+	req.addr = meta->dst;
+	req.port = meta->dport;
+	req.transport = meta->transport == IPPROTO_UDP ? IPPROTO_UDP : IPPROTO_TCP;
+	memcpy(req.sni, o.sni, sizeof(req.sni));
+	for (unsigned i = 0; i < v->ch->alpn_count && i < BW_TLS_MAX_ALPN && req.n_alpn < BW_CERTFETCH_MAX_ALPN; i++) {
+		const struct bw_tls_alpn *a = &v->ch->alpn[i];
+		if (a->len == 0 || a->len > BW_CERTFETCH_MAX_ALPN_LEN || a->len > BW_TLS_MAX_ALPN_LEN)
+			continue;
+		req.alpn_len[req.n_alpn] = a->len;
+		memcpy(req.alpn[req.n_alpn++], a->id, a->len);
+	}
+	o.meta = *meta;
+	o.meta.pkt = NULL;
+	o.quic = req.transport == IPPROTO_UDP;
+	bw_certfetch_client_request(w->fetch, &req, &o, meta->ts);
+}
+
+/* One reply: its chain through the passive path, then a bindwatch.certfetch event. */
+static void fetch_reply(void *ctx, const struct bw_certfetch_reply *r, const struct bw_certfetch_origin *o)
+{
+	struct bw_worker *w = ctx;
+	struct bw_obs_meta meta = o->meta;
+	struct bw_x509_verdict verdict;
+	bool judged = false;
+	memset(&verdict, 0, sizeof(verdict));
+	verdict.chain = BW_X509_OK;
+	if ((r->status == BW_CF_FETCHED || r->status == BW_CF_CACHED) && r->n_certs > 0) {
+		struct bw_tls_cert_chain chain;
+		memset(&chain, 0, sizeof(chain));
+		for (unsigned i = 0; i < r->n_certs && i < BW_TLS_MAX_CERTS; i++) {
+			chain.certs[i].der = r->der[i];
+			chain.certs[i].len = r->der_len[i];
+			chain.count++;
+		}
+		chain.present = true;
+		chain.truncated = (r->flags & BW_CF_FLAG_CUT) != 0;
+		struct bw_tls_client_hello *ch = w->fetch_ch;
+		memset(ch, 0, sizeof(*ch));
+		ch->has_sni = ch->sni_valid = true;
+		size_t sl = strnlen(o->sni, sizeof(o->sni) - 1);
+		ch->sni_len = (uint16_t)sl;
+		memcpy(ch->sni_raw, o->sni, BW_MIN(sl, sizeof(ch->sni_raw)));
+		snprintf(ch->sni, sizeof(ch->sni), "%s", o->sni);
+		struct bw_tls_view v;
+		memset(&v, 0, sizeof(v));
+		v.protocol = "fetched tls"; /* reads "fetched tls TLSv1.3 handshake for ..." in alert evidence */
+		v.ch = ch;
+		v.version = r->tls_version;
+		v.established = true;
+		v.cert_visible = true;
+		verdict.chain_depth = -2; /* unset marker: chain_handle fills it when it validates */
+		chain_handle(w, &v, &chain, &meta, "fetched", &verdict);
+		judged = verdict.chain_depth != -2;
+	}
+	bw_json_reset(&w->json);
+	bw_fmt_json_head(&w->json, "bindwatch.certfetch", "event", &meta);
+	bw_json_obj_begin(&w->json, "certfetch");
+	bw_json_str(&w->json, "status", bw_certfetch_status_name(r->status));
+	bw_json_str(&w->json, "server_name", o->sni);
+	bw_json_str(&w->json, "observed_over", o->quic ? "quic" : "tcp");
+	bw_json_u64(&w->json, "latency_ms", r->latency_ms);
+	if (r->fetched_at)
+		bw_json_time(&w->json, "fetched_at", r->fetched_at);
+	if (r->tls_version) {
+		char nb[BW_TLS_NAME_BUF];
+		bw_json_str(&w->json, "tls_version", bw_tls_version_name(r->tls_version, nb, sizeof(nb)));
+	}
+	bw_json_u64(&w->json, "certificates", r->n_certs);
+	if (r->flags & BW_CF_FLAG_CUT)
+		bw_json_bool(&w->json, "chain_cut", true);
+	if (r->n_certs > 0) {
+		uint8_t md[SHA256_DIGEST_LENGTH];
+		SHA256(r->der[0], r->der_len[0], md);
+		bw_json_hex(&w->json, "leaf_sha256", md, sizeof(md));
+	}
+	if (judged)
+		bw_json_str(&w->json, "validation", bw_x509_reason_name(verdict.chain != BW_X509_OK ? verdict.chain
+												  : verdict.name));
+	bw_json_obj_end(&w->json);
+	bw_json_obj_end(&w->json); /* bindwatch */
+	bw_json_obj_end(&w->json);
+	bw_worker_emit(w, BW_EV_TLS, meta.ts);
+}
+
+void bw_worker_tls_fetch_poll(struct bw_worker *w)
+{
+	bw_certfetch_client_poll(w->fetch, fetch_reply, w);
+}
+
+void bw_worker_tls_fetch_drain(struct bw_worker *w)
+{
+	bw_certfetch_client_drain(w->fetch, fetch_reply, w);
+}
+
 /* ---- lifecycle ---- */
 
 int bw_worker_tls_init(struct bw_worker *w)
 {
-	struct bw_certcache_config cc = { .max_entries = w->cfg.cert_cache_entries };
+	struct bw_certcache_config cc = { .max_entries = w->cfg.cert_cache_entries,
+					  .max_bytes = w->cfg.cert_cache_bytes };
 	w->certs = bw_certcache_new(&cc, &w->an);
 	w->quic = bw_quic_decoder_new();
 	w->udp = bw_udp_sessions_new(w->cfg.udp_max_sessions ? w->cfg.udp_max_sessions : 4096,
 				     w->cfg.udp_idle_timeout ? w->cfg.udp_idle_timeout : 60 * BW_NSEC_PER_SEC,
 				     udp_on_close, w);
+	if (w->cfg.fetch) {
+		/* No channel for this worker (worker_id past the fetcher's channels): it does not fetch. */
+		w->fetch = bw_certfetch_client_new(w->cfg.fetch, w->cfg.worker_id);
+		w->fetch_ch = w->fetch ? calloc(1, sizeof(*w->fetch_ch)) : NULL;
+		if (w->fetch && !w->fetch_ch)
+			return BW_ENOMEM;
+	}
 	return w->certs && w->quic && w->udp ? BW_OK : BW_ENOMEM;
 }
 
@@ -561,6 +714,10 @@ void bw_worker_tls_finish(struct bw_worker *w)
 
 void bw_worker_tls_deinit(struct bw_worker *w)
 {
+	bw_certfetch_client_free(w->fetch);
+	w->fetch = NULL;
+	free(w->fetch_ch);
+	w->fetch_ch = NULL;
 	bw_udp_sessions_free(w->udp);
 	w->udp = NULL;
 	bw_quic_decoder_free(w->quic);

@@ -336,6 +336,17 @@ static void test_bounds_of_values(void **state)
 	assert_int_equal(p->certificates.fetch.timeout_seconds, 600);
 	assert_int_equal(p->alerts.suppress_seconds, 2592000);
 	bw_policy_free(p);
+	/* The alert storm limit: absent is 0 (the built-in rate), otherwise 1..1e8. */
+	p = load("alerts:\n  rate_limit_per_minute: 1\n  rate_limit_burst: 100000000\n");
+	assert_int_equal(p->alerts.rate_limit_per_minute, 1);
+	assert_int_equal(p->alerts.rate_limit_burst, 100000000);
+	bw_policy_free(p);
+	p = load("alerts:\n  suppress_seconds: 5\n");
+	assert_int_equal(p->alerts.rate_limit_per_minute, 0);
+	assert_int_equal(p->alerts.rate_limit_burst, 0);
+	bw_policy_free(p);
+	assert_non_null(strstr(load_err("alerts:\n  rate_limit_per_minute: 0\n"), "between 1 and 100000000"));
+	assert_non_null(strstr(load_err("alerts:\n  rate_limit_burst: 100000001\n"), "between 1 and 100000000"));
 	/* The longest valid name and label, quoted keys, block and flow styles. */
 	char yaml[600], name[260];
 	for (int i = 0; i < 127; i++)

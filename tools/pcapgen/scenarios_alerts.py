@@ -632,6 +632,8 @@ def suite_cases(D, pins):
     cases.append(c)
 
     dangling_cases(cases, D)
+    ns_lame_cases(cases)
+    ordering_cases(cases, D)
 
     # ---------------------------------------------------------- without a policy / owning none
     def third_party(c):
@@ -951,3 +953,134 @@ def alert_suite(outdir):
                 f.write("\t".join(r) + "\n")
         written.append(path)
     return written
+
+
+def ns_lame_cases(cases):
+    """ns_lame_delegation (sensor/detect_dangling.c): the resolver R4 walks
+    delegations of owned zones; a nameserver named by an NS answer or a
+    referral answers REFUSED / SERVFAIL for the zone, NXDOMAIN for its apex,
+    or its own name does not resolve. Hosted-provider nameservers
+    (data/takeover-services.tsv NS rows) are high, others medium. The
+    observations come in every order: the failure after the delegation,
+    before it, before the nameserver's address is known."""
+    NL = "ns_lame_delegation"
+    OWN = "owned.domains: example.com"
+    PARENT = "192.0.2.1"        # the server of example.com, which delegates the zones below
+    c = Case(NL, "lame delegations of zones under example.com: REFUSED from a Route 53 nameserver (high), "
+             "SERVFAIL seen before the delegation and the nameserver's address (medium), NXDOMAIN for the apex "
+             "from a DigitalOcean nameserver seen before the referral (high), a nameserver name answering "
+             "NXDOMAIN (medium) and one with neither A nor AAAA (Google Cloud DNS, high); near misses: NXDOMAIN "
+             "for a name inside a healthy delegation, a zone not owned, a nameserver answering NOERROR, a "
+             "nameserver without AAAA, REFUSED from the resolver itself", build_policy(ca=()))
+
+    def auth(server, qname, qtype="A", rcode="NOERROR", answer=(), authority=(), additional=(), aa=False,
+             client=R4):
+        """One query from client to server and its response; returns (frame, 'client:port')."""
+        cport = c.cap.rng.randint(20000, 60000)
+        q = Message(id=c.cap.rng.randint(1, 65535), rd=False).question(qname, qtype)
+        r = q.response(rcode=rcode, aa=aa)
+        for a in answer:
+            r.answer(*a)
+        for a in authority:
+            r.authority(*a)
+        for a in additional:
+            r.additional(*a)
+        return c.cap.exchange(client, server, q, r, cport=cport), "%s:%d" % (client, cport)
+
+    SOA = ("example.com", 300, "SOA", "ns1.example.com hostmaster.example.com 2024010201 7200 3600 1209600 300")
+
+    # 1. referral (no glue: the nameserver is out of bailiwick), its address from an answer, then REFUSED
+    R53, R53IP = "ns-1234.awsdns-12.org", "205.251.196.210"
+    auth(PARENT, "www.shop.example.com", authority=[("shop.example.com", 86400, "NS", R53)])
+    auth("192.0.2.250", R53, answer=[(R53, 172800, "A", R53IP)], aa=True)
+    p, d = auth(R53IP, "www.shop.example.com", rcode="REFUSED")
+    c.alert(NL, "shop.example.com", p, 3, OWN, R53IP, evidence="dns,dns", destination=d,
+            note="Route 53 (hosted): REFUSED for a name of the zone from the referral's nameserver")
+
+    # 2. SERVFAIL first; then the NS answer; then the nameserver's address completes the set
+    LEG, LEGIP = "ns1.legacy-dns.example.net", "203.0.113.53"
+    auth(LEGIP, "api.legacy.example.com", rcode="SERVFAIL")
+    c.cap.now_ns += 60 * SEC
+    auth(PARENT, "legacy.example.com", "NS", answer=[("legacy.example.com", 3600, "NS", LEG)], aa=True)
+    p, d = auth("192.0.2.251", LEG, answer=[(LEG, 3600, "A", LEGIP)], aa=True)
+    c.alert(NL, "legacy.example.com", p, 2, OWN, LEGIP, evidence="dns,dns,dns", destination=d,
+            note="not a hosted provider: medium; the SERVFAIL came a minute before the delegation")
+
+    # 3. NXDOMAIN for the apex, then the referral with glue
+    DO, DOIP = "ns1.digitalocean.com", "173.245.58.51"
+    auth(DOIP, "blog.example.com", "SOA", rcode="NXDOMAIN")
+    c.cap.now_ns += 30 * SEC
+    p, d = auth(PARENT, "blog.example.com", "SOA", authority=[("blog.example.com", 86400, "NS", DO)],
+                additional=[(DO, 86400, "A", DOIP)])
+    c.alert(NL, "blog.example.com", p, 3, OWN, DOIP, evidence="dns,dns", destination=d,
+            note="DigitalOcean (hosted, Vulnerable): NXDOMAIN for the zone's apex, 30 s before the referral")
+
+    # 4. the nameserver's own name answers NXDOMAIN
+    GONE = "ns1.expired-dns.example.net"
+    auth(PARENT, "mail.example.com", "NS", answer=[("mail.example.com", 3600, "NS", GONE)], aa=True)
+    p, d = auth("192.0.2.251", GONE, rcode="NXDOMAIN",
+                authority=[("example.net", 300, "SOA", "ns.example.net hostmaster.example.net 1 7200 3600 "
+                            "1209600 300")], aa=True)
+    c.alert(NL, "mail.example.com", p, 2, OWN, evidence="dns,dns", destination=d,
+            note="the nameserver name does not exist: medium (not a hosted provider)")
+
+    # 5. a hosted nameserver name with neither A nor AAAA (NODATA for both)
+    GCP = "ns-cloud-z9.googledomains.com"
+    auth(PARENT, "www.cdn.example.com", authority=[("cdn.example.com", 86400, "NS", GCP)])
+    gsoa = ("googledomains.com", 300, "SOA", "ns-cloud-a1.googledomains.com dns-admin.google.com 1 21600 3600 "
+            "259200 300")
+    auth("216.239.32.106", GCP, authority=[gsoa], aa=True)
+    p, d = auth("216.239.32.106", GCP, "AAAA", authority=[gsoa], aa=True)
+    c.alert(NL, "cdn.example.com", p, 3, OWN, evidence="dns,dns,dns", destination=d,
+            note="Google Cloud DNS (hosted): NOERROR without an A, then without an AAAA")
+
+    # near misses
+    NS1, NS1IP = "ns1.example.com", "192.0.2.53"
+    auth(PARENT, "www.example.com", authority=[("example.com", 86400, "NS", NS1)],
+         additional=[(NS1, 86400, "A", NS1IP)])
+    auth(NS1IP, "www.example.com", answer=[("www.example.com", 300, "A", "192.0.2.80")], aa=True)
+    auth(NS1IP, "nothere.example.com", rcode="NXDOMAIN", authority=[SOA], aa=True)
+    auth(NS1IP, NS1, "AAAA", authority=[SOA], aa=True)
+    c.none(NL, "example.com", "near misses: NXDOMAIN for a name inside a healthy delegation, NOERROR answers, "
+           "NODATA for the nameserver's AAAA only (it has an A)")
+    DO2, DO2IP = "ns2.digitalocean.com", "173.245.59.41"
+    auth("192.0.2.2", "www.example.org", authority=[("example.org", 86400, "NS", DO2)],
+         additional=[(DO2, 86400, "A", DO2IP)])
+    auth(DO2IP, "www.example.org", rcode="REFUSED")
+    c.none(NL, "example.org", "near miss: example.org is not owned")
+    auth(PARENT, "www.ok.example.com", authority=[("ok.example.com", 86400, "NS", "ns1.ok-dns.example.net")],
+         additional=[("ns1.ok-dns.example.net", 86400, "A", "203.0.113.54")])
+    auth("203.0.113.54", "www.ok.example.com", answer=[("www.ok.example.com", 300, "A", "192.0.2.81")], aa=True)
+    auth("203.0.113.54", "ok.example.com", "SOA", answer=[("ok.example.com", 300, "SOA", "ns1.ok-dns.example.net "
+                                                          "h.example.com 1 7200 3600 1209600 300")], aa=True)
+    c.none(NL, "ok.example.com", "near miss: the delegated nameserver answers NOERROR")
+    c.dnsr("www.shop.example.com", [], rcode="SERVFAIL")
+    c.none(NL, "www.shop.example.com", "near miss: SERVFAIL from the resolver to a client (R4 is no nameserver "
+           "of the zone; only the Route 53 REFUSED alerts for shop.example.com)")
+    cases.append(c)
+
+
+def ordering_cases(cases, D):
+    """Multi-worker ordering (sensor/pipeline.c, the detection turnstile). Each DNS
+    answer comes after a backlog of other UDP frames on its own address pair, so
+    the worker that gets it is busy; the TLS handshake that depends on it follows at
+    once on another pair, which may reach an idle worker. In capture order the
+    answer comes first, so every handshake at the other address alerts; a run whose
+    detectors saw the handshake first would find no DNS binding and stay silent."""
+    NI = "tls_server_not_in_dns"
+    OWN = "owned.domains: example.com"
+    c = Case("multi_worker_order", "DNS answer behind a backlog on its worker, the TLS handshake that needs "
+             "it right after on another flow: alerts as in capture order, with any number of workers",
+             build_policy())
+    W = D["wild"]   # *.example.com: the names are covered, only the binding is at stake
+    for i in range(8):
+        client = "192.0.2.%d" % (100 + i)
+        name = "order%d.example.com" % i
+        for k in range(600):
+            c.cap.udp(client, R4, 40000 + k % 50, 9999, b"backlog" * 8)
+        c.dns(name, [(name, 300, "A", "192.0.2.%d" % (200 + i))], client=client)
+        server = "192.0.2.%d" % (220 + i)
+        p = c.tls(server, name, [W], client=client)
+        c.alert(NI, name, p, 3, OWN, server, 443, W, "tls,dns_binding", server + ":443",
+                note="DNS said 192.0.2.%d, just before, on a busy worker" % (200 + i))
+    cases.append(c)
