@@ -138,7 +138,7 @@ test-san: $(SAN_TESTS)
 	$(Q)tools/run-tests.sh sanitizer $(SAN_TESTS)
 test-conformance: $(B)/bindwatch $(B)/tests/dns_ldns_diff
 	$(Q)python3 tests/conformance/run.py --bindwatch $(B)/bindwatch --ldns-diff $(B)/tests/dns_ldns_diff
-FUZZ_SMOKE_SECONDS ?= 30
+FUZZ_SMOKE_SECONDS ?= 20
 test-fuzz-smoke: $(FUZZERS) $(FUZZ_REPLAY)
 	$(Q)tools/fuzz.sh $(FUZZ_SMOKE_SECONDS) $(FUZZERS)
 

@@ -904,6 +904,7 @@ struct bw_x509_trust {
 	struct bundle_cert *bc; /* the index; NULL if the bundle was loaded eagerly */
 	size_t nbc;
 	bool system_failed;     /* the bundle did not load: extras only */
+	unsigned load_failures; /* lazy loads of the bundle that failed (under lock) */
 	size_t n_system, n_extra;
 };
 
@@ -927,6 +928,35 @@ static const char *ossl_reason(void)
 	return r ? r : "no certificate found";
 }
 
+/* True if OpenSSL's error queue says an allocation failed (and empties it). */
+static bool ossl_out_of_memory(void)
+{
+	bool oom = false;
+	unsigned long e;
+	while ((e = ERR_get_error()) != 0)
+		if (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
+			oom = true;
+	return oom;
+}
+
+/* The certificate and CRL blocks of a PEM file (what X509_load_cert_crl_file takes); -1 if unreadable. */
+static long pem_blocks(const char *path)
+{
+	static const char *const kinds[] = { "-----BEGIN CERTIFICATE-----", "-----BEGIN TRUSTED CERTIFICATE-----",
+					     "-----BEGIN X509 CERTIFICATE-----", "-----BEGIN X509 CRL-----" };
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return -1;
+	char line[256];
+	long n = 0;
+	while (fgets(line, sizeof(line), fp))
+		for (size_t i = 0; i < BW_ARRAY_SIZE(kinds); i++)
+			if (strncmp(line, kinds[i], strlen(kinds[i])) == 0)
+				n++;
+	fclose(fp);
+	return n;
+}
+
 /* A file of PEM certificates, or one DER certificate. Returns certs loaded. */
 static long load_ca_file(X509_STORE *store, const char *path, char *err, size_t errcap)
 {
@@ -940,6 +970,18 @@ static long load_ca_file(X509_STORE *store, const char *path, char *err, size_t 
 	X509_LOOKUP *lu = X509_STORE_add_lookup(store, X509_LOOKUP_file());
 	int got = lu ? X509_load_cert_crl_file(lu, path, X509_FILETYPE_PEM) : 0;
 	if (got > 0) {
+		/* OpenSSL can stop part-way (an allocation failing in a decoder) and
+		 * still return what it loaded: a CA silently missing would make every
+		 * chain it anchors untrusted for the whole run. Count the blocks. */
+		long want = pem_blocks(path);
+		if (want > got) {
+			if (err && errcap)
+				snprintf(err, errcap,
+					 "CA file '%s': only %d of its %ld certificates and CRLs could be loaded: %s",
+					 path, got, want, ossl_reason());
+			ERR_clear_error();
+			return -1;
+		}
 		ERR_clear_error();
 		return got;
 	}
@@ -1169,11 +1211,12 @@ fail:
  * certificate, and then, transitively, the issuers of those. Bounded: each
  * CA is added once, and the work list holds at most what fits.
  */
-static void bundle_prepare(const struct bw_x509_trust *ct, X509_STORE *s, X509 *const *chain, size_t n)
+static bool bundle_prepare(const struct bw_x509_trust *ct, X509_STORE *s, X509 *const *chain, size_t n)
 {
 	struct bw_x509_trust *t = (struct bw_x509_trust *)(uintptr_t)ct; /* the index: under lu_lock */
+	bool complete = true;
 	if (!t->bc)
-		return;
+		return true;
 	const X509_NAME *todo[64];
 	size_t nt = 0;
 	for (size_t i = 0; i < n && nt + 2 <= BW_ARRAY_SIZE(todo); i++) {
@@ -1188,25 +1231,36 @@ static void bundle_prepare(const struct bw_x509_trust *ct, X509_STORE *s, X509 *
 			struct bundle_cert *b = &t->bc[i];
 			if (b->added || X509_NAME_cmp(b->name, todo[k]) != 0)
 				continue;
-			b->added = true;
+			/* It decoded at start-up, so a failure now is an allocation
+			 * failing: leave it to be added by a later chain, and say the
+			 * store is incomplete (no verdict rather than "untrusted"). */
 			const unsigned char *q = b->der;
 			X509 *x = d2i_X509(NULL, &q, (long)b->len);
-			if (!x)
+			if (!x) {
+				complete = false;
 				continue;
-			if (X509_STORE_add_cert(s, x) == 1 && nt < BW_ARRAY_SIZE(todo) &&
-			    X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) != 0)
+			}
+			if (X509_STORE_add_cert(s, x) != 1) {
+				complete = false;
+				X509_free(x);
+				continue;
+			}
+			b->added = true;
+			if (nt < BW_ARRAY_SIZE(todo) && X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) != 0)
 				todo[nt++] = X509_get_issuer_name(x); /* the store holds x now, so the name lives */
 			X509_free(x);
 		}
 	}
 	pthread_mutex_unlock(&t->lu_lock);
 	ERR_clear_error();
+	return complete;
 }
 
 /*
  * The store, loaded on first use. A bundle that loaded at start-up checks
- * (it was readable) but fails now is dropped: the extras still judge, as
- * when there is no system bundle at all. NULL only on ENOMEM.
+ * (it was readable) but fails to load three times is dropped: the extras
+ * still judge, as when there is no system bundle at all. NULL while it
+ * cannot be built (ENOMEM, or a failed attempt to be retried).
  */
 static X509_STORE *trust_store(const struct bw_x509_trust *ct)
 {
@@ -1215,8 +1269,12 @@ static X509_STORE *trust_store(const struct bw_x509_trust *ct)
 		return t->store;
 	pthread_mutex_lock(&t->lock);
 	if (!atomic_load_explicit(&t->loaded, memory_order_relaxed)) {
-		if (trust_load_locked(t, true, NULL, 0) == BW_EINVAL) {
-			/* read and checked at start, so this is not expected */
+		/* Read and checked at start, so a failure here is most likely an
+		 * allocation failing inside OpenSSL (which reports it as a PEM
+		 * error): try again at the next chains before concluding that the
+		 * bundle is bad, or one failed malloc would leave every later chain
+		 * untrusted for the rest of the run. */
+		if (trust_load_locked(t, true, NULL, 0) == BW_EINVAL && ++t->load_failures >= 3) {
 			t->system_failed = true;
 			free(t->pem);
 			t->pem = NULL;
@@ -1446,6 +1504,7 @@ struct verify_acc {
 	int first_err;
 	int first_depth;
 	uint32_t mask;
+	bool oom; /* OpenSSL ran out of memory: no verdict, not "untrusted" */
 };
 
 /* Keep going after each error so the verdict lists every problem, not only
@@ -1456,6 +1515,8 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
 		return 1;
 	struct verify_acc *acc = X509_STORE_CTX_get_app_data(ctx);
 	int e = X509_STORE_CTX_get_error(ctx);
+	if (acc && e == X509_V_ERR_OUT_OF_MEM)
+		acc->oom = true;
 	if (acc && e != X509_V_OK) {
 		if (!acc->first_err) {
 			acc->first_err = e;
@@ -1618,7 +1679,8 @@ static int verify_impl(const struct bw_x509_trust *t, struct x509_st *const *cha
 	for (size_t i = 1; i < n; i++)
 		if (chain[i] && !sk_X509_push(untrusted, chain[i]))
 			goto out;
-	bundle_prepare(t, store, chain, n);
+	if (!bundle_prepare(t, store, chain, n))
+		goto out; /* rc is BW_ENOMEM */
 	/* The store is only read: OpenSSL locks its own lookups. */
 	if (!X509_STORE_CTX_init(ctx, store, chain[0], untrusted))
 		goto out;
@@ -1630,7 +1692,10 @@ static int verify_impl(const struct bw_x509_trust *t, struct x509_st *const *cha
 	struct verify_acc acc = { 0 };
 	X509_STORE_CTX_set_app_data(ctx, &acc);
 	X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
+	ERR_clear_error();
 	int r = X509_verify_cert(ctx);
+	if (acc.oom || X509_STORE_CTX_get_error(ctx) == X509_V_ERR_OUT_OF_MEM || ossl_out_of_memory())
+		goto out; /* rc stays BW_ENOMEM: a verdict from a failed allocation would be a false alert */
 	if (r < 0 && !acc.first_err)
 		acc.first_err = X509_STORE_CTX_get_error(ctx) ? X509_STORE_CTX_get_error(ctx) : X509_V_ERR_UNSPECIFIED;
 	v->openssl_error = acc.first_err;
@@ -1653,7 +1718,11 @@ static int verify_impl(const struct bw_x509_trust *t, struct x509_st *const *cha
 	if (o->name && (o->name_len || o->name[0])) {
 		size_t nl = o->name_len ? o->name_len : strlen(o->name);
 		v->name_checked = true;
+		ERR_clear_error();
 		v->name = bw_x509_check_name(chain[0], o->name, nl, o->no_cn_fallback);
+		/* X509_check_host reads a SAN list it failed to decode as "no match" */
+		if (v->name != BW_X509_OK && ossl_out_of_memory())
+			goto out;
 	}
 	verdict_detail(v);
 	rc = BW_OK;

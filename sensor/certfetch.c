@@ -32,9 +32,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -917,6 +920,43 @@ static void fx_loop(struct fx *x)
 	}
 }
 
+/*
+ * The sensor is gone: free what the loop held. Only a sanitizer build needs
+ * it (the process ends right after), where it lets LeakSanitizer hold the
+ * fetcher to the same standard as the sensor: _exit() skips its check at
+ * exit, so it is run here, and a leak report goes to the sensor's stderr.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define FX_LEAK_CHECK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FX_LEAK_CHECK 1
+#endif
+#endif
+#ifdef FX_LEAK_CHECK
+#include <sanitizer/lsan_interface.h>
+
+static void fx_deinit(struct fx *x)
+{
+	for (unsigned i = 0; i < FX_MAX_CONC; i++)
+		if (x->job[i].state != J_FREE)
+			job_close(x, &x->job[i]);
+	for (unsigned i = 0; i < x->n_ch; i++) {
+		struct fx_chan *c = &x->ch[i];
+		for (; c->len; c->len--, c->head = (c->head + 1) % FX_OUTQ)
+			free(c->q[c->head].buf);
+		close(c->fd);
+	}
+	for (unsigned i = 0; i < FX_CACHE; i++)
+		free(x->cache[i].blob);
+	SSL_CTX_free(x->ctx);
+	bw_certfetch_rate_free(x->rate);
+	free(x->msg);
+	memset(x, 0, sizeof(*x));
+	__lsan_do_leak_check();
+}
+#endif
+
 /* Everything but the channels (and stdin/out/err, which go to /dev/null except stderr). */
 static void close_other_fds(const int *keep, unsigned n)
 {
@@ -954,6 +994,28 @@ static void close_other_fds(const int *keep, unsigned n)
 	}
 }
 
+/*
+ * Without --user the fetcher keeps the sensor's ids, but none of its
+ * capabilities: connecting, and binding source_address with port 0, need
+ * none, so a root sensor's fetcher has no CAP_NET_RAW, CAP_NET_ADMIN or
+ * CAP_DAC_OVERRIDE (nor a capture binary's file capabilities). The bounding
+ * set shrinks only where CAP_SETPCAP allows; the empty sets are what count.
+ */
+static int fx_drop_caps(void)
+{
+	for (int c = 0; c < 64; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno == EINVAL)
+			break; /* past the kernel's last capability */
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    !bw_privdrop_caps_empty())
+		return BW_EIO;
+	return BW_OK;
+}
+
 static void fx_child(const struct bw_certfetch_config *cfg, const int *fds, unsigned n)
 {
 	prctl(PR_SET_NAME, "bw-certfetch");
@@ -973,8 +1035,9 @@ static void fx_child(const struct bw_certfetch_config *cfg, const int *fds, unsi
 			fprintf(stderr, "bindwatch: certificate fetcher: %s\n", err);
 			_exit(1);
 		}
-	} else {
-		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	} else if (fx_drop_caps() != BW_OK) {
+		fprintf(stderr, "bindwatch: certificate fetcher: cannot drop capabilities\n");
+		_exit(1);
 	}
 	static struct fx x; /* the child's only instance; large, so not on the stack */
 	memset(&x, 0, sizeof(x));
@@ -1004,6 +1067,9 @@ static void fx_child(const struct bw_certfetch_config *cfg, const int *fds, unsi
 	if (send(fds[0], &ready, 1, MSG_NOSIGNAL) != 1)
 		_exit(1);
 	fx_loop(&x);
+#ifdef FX_LEAK_CHECK
+	fx_deinit(&x);
+#endif
 	_exit(0);
 }
 
@@ -1051,12 +1117,14 @@ struct bw_certfetch *bw_certfetch_start(const struct bw_certfetch_config *c, cha
 		goto fail;
 	}
 	if (pid == 0) {
-		for (unsigned i = 0; i < f->n; i++)
+		unsigned n = f->n;
+		for (unsigned i = 0; i < n; i++)
 			close(f->fd[i]);
+		free(f); /* the sensor's handle: nothing of it is the fetcher's */
 		pid_t gc = fork();
 		if (gc != 0)
 			_exit(gc < 0 ? 1 : 0);
-		fx_child(c, child_fd, f->n);
+		fx_child(c, child_fd, n);
 	}
 	int wst;
 	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
@@ -1079,6 +1147,24 @@ fail:
 	}
 	free(f);
 	return NULL;
+}
+
+struct bw_certfetch *bw_certfetch_attach(const struct bw_certfetch_config *c, const int *fds, unsigned n)
+{
+	struct bw_certfetch *f = NULL;
+	if (c && fds && n >= 1 && n <= BW_CERTFETCH_MAX_CHANNELS)
+		f = calloc(1, sizeof(*f));
+	if (!f) {
+		for (unsigned i = 0; fds && i < n && i < BW_CERTFETCH_MAX_CHANNELS; i++)
+			close(fds[i]);
+		return NULL;
+	}
+	f->cfg = *c;
+	f->cfg.user = NULL;
+	f->cfg.channels = n;
+	f->n = n;
+	memcpy(f->fd, fds, n * sizeof(fds[0]));
+	return f;
 }
 
 void bw_certfetch_stop(struct bw_certfetch *f)

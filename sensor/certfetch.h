@@ -170,7 +170,7 @@ struct bw_certfetch_config {
 	uint32_t timeout_seconds;    /* per connection, connect to chain */
 	uint32_t max_concurrent;
 	unsigned channels;           /* one per worker, 1..BW_CERTFETCH_MAX_CHANNELS */
-	const char *user;            /* started as root with --user: the fetcher switches too; NULL: stays */
+	const char *user;            /* root + --user: the fetcher switches too; else: same ids, no capability */
 };
 
 /* The settings of the policy's certificates.fetch; channels 1, no user. */
@@ -184,6 +184,14 @@ struct bw_certfetch;
  * channels and stderr). Returns NULL with err set if it could not start.
  */
 struct bw_certfetch *bw_certfetch_start(const struct bw_certfetch_config *c, char *err, size_t errcap);
+
+/*
+ * A handle over channels the caller made, with no process behind them: the
+ * caller plays the fetcher's side (tests). Takes the n descriptors (1..
+ * BW_CERTFETCH_MAX_CHANNELS; closed by bw_certfetch_stop, or here when it
+ * fails); c->channels and c->user are ignored. NULL on ENOMEM or a bad n.
+ */
+struct bw_certfetch *bw_certfetch_attach(const struct bw_certfetch_config *c, const int *fds, unsigned n);
 
 /*
  * Close the channels; the fetcher (a grandchild, never waited for: nothing
@@ -219,7 +227,8 @@ struct bw_certfetch_stats {
 struct bw_certfetch_origin {
 	struct bw_obs_meta meta; /* pkt is NULL; file borrowed (valid for the run) */
 	char sni[BW_CERTFETCH_MAX_SNI + 1];
-	bool quic;
+	bool quic; /* the session was QUIC (bindwatch.certfetch.observed_over "quic") */
+	bool dtls; /* the session was DTLS ("dtls"); neither: TLS over TCP ("tcp") */
 };
 
 struct bw_certfetch_client;

@@ -83,6 +83,7 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "certificate_cache_evictions", tl->cert_cache_evictions);
 	bw_json_u64(j, "chains_validated", tl->chains_validated);
 	bw_json_u64(j, "chains_failed", tl->chains_failed);
+	bw_json_u64(j, "chains_unverified", tl->chains_unverified);
 	bw_json_u64(j, "udp_sessions", tl->udp_sessions);
 	bw_json_u64(j, "udp_sessions_evicted", tl->udp_sessions_evicted);
 	bw_json_obj_end(j);

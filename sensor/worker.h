@@ -83,6 +83,7 @@ struct bw_tls_stats {
 	uint64_t client_hellos, server_hellos, certificates_seen, chains_validated, chains_failed;
 	uint64_t x509_events, cert_parse_errors, cert_cache_hits, cert_cache_evictions;
 	uint64_t udp_sessions, udp_sessions_evicted;
+	uint64_t chains_unverified;   /* verification could not run (out of memory): no verdict, no alert */
 };
 
 struct bw_worker;

@@ -87,7 +87,8 @@ static void chain_release(struct bw_worker *w, struct chain_refs *r)
 		bw_certcache_put(w->certs, r->e[i]);
 }
 
-static void chain_verify(struct bw_worker *w, struct chain_refs *r, const char *sni, bw_time_t ts,
+/* False when the verification could not run (out of memory): then there is no verdict. */
+static bool chain_verify(struct bw_worker *w, struct chain_refs *r, const char *sni, bw_time_t ts,
 			 struct bw_x509_verdict *v)
 {
 	struct bw_x509_verify_opts o = { 0 };
@@ -113,13 +114,10 @@ static void chain_verify(struct bw_worker *w, struct chain_refs *r, const char *
 			v->name_checked = true;
 			v->name = bw_x509_check_name(r->x[0], sni, 0, false);
 		}
-		return;
+		return true;
 	}
 	/* the same chain comes back in every handshake: its verdict is cached */
-	if (bw_certcache_verify(w->certs, w->cfg.trust, r->e, r->n, &o, v, NULL) != BW_OK) {
-		v->chain = BW_X509_OTHER;
-		snprintf(v->detail, sizeof(v->detail), "other: verification failed to run");
-	}
+	return bw_certcache_verify(w->certs, w->cfg.trust, r->e, r->n, &o, v, NULL) == BW_OK;
 }
 
 /* ClientHello's highest version when no ServerHello was seen. */
@@ -165,8 +163,11 @@ static void chain_handle(struct bw_worker *w, struct bw_tls_view *v, const struc
 		v->n_certs = r.n;
 		v->certs = r.info;
 		v->chain_truncated = chain->truncated;
-		if (w->cfg.trust) {
-			chain_verify(w, &r, sni, meta->ts, &verdict);
+		if (w->cfg.trust && !chain_verify(w, &r, sni, meta->ts, &verdict)) {
+			/* A verdict made up after a failed allocation would be a false
+			 * alert: the handshake is reported without one, and counted. */
+			w->st.tls.chains_unverified++;
+		} else if (w->cfg.trust) {
 			v->verdict = &verdict;
 			w->st.tls.chains_validated++;
 			if (verdict.chain != BW_X509_OK || verdict.name != BW_X509_OK)
@@ -604,7 +605,8 @@ static void fetch_consider(struct bw_worker *w, const struct bw_tls_view *v, con
 	}
 	o.meta = *meta;
 	o.meta.pkt = NULL;
-	o.quic = req.transport == IPPROTO_UDP;
+	o.quic = v->protocol && strcmp(v->protocol, "quic") == 0;
+	o.dtls = req.transport == IPPROTO_UDP && !o.quic;
 	bw_certfetch_client_request(w->fetch, &req, &o, meta->ts);
 }
 
@@ -650,7 +652,7 @@ static void fetch_reply(void *ctx, const struct bw_certfetch_reply *r, const str
 	bw_json_obj_begin(&w->json, "certfetch");
 	bw_json_str(&w->json, "status", bw_certfetch_status_name(r->status));
 	bw_json_str(&w->json, "server_name", o->sni);
-	bw_json_str(&w->json, "observed_over", o->quic ? "quic" : "tcp");
+	bw_json_str(&w->json, "observed_over", o->quic ? "quic" : o->dtls ? "dtls" : "tcp");
 	bw_json_u64(&w->json, "latency_ms", r->latency_ms);
 	if (r->fetched_at)
 		bw_json_time(&w->json, "fetched_at", r->fetched_at);

@@ -3,7 +3,9 @@
  * test_certfetch.c: the certificate fetch channel protocol under hostile
  * lengths, the recently-asked cache, the rate window, the owned-name and
  * address gates, and one round trip through a real fetcher process (to an
- * address the fetcher refuses, so no packet leaves the machine).
+ * address the fetcher refuses, so no packet leaves the machine), and the
+ * worker's side against a fake fetcher (QUIC-only services, stray replies,
+ * a fetcher that goes away).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../sensor/certfetch.h"
 #include "../sensor/policy.h"
@@ -368,6 +372,130 @@ static void test_process_roundtrip(void **state)
 	assert_null(bw_certfetch_start(NULL, err, sizeof(err)));
 }
 
+/* The fake fetcher's side: one request datagram, decoded. */
+static void fake_read(int fd, struct bw_certfetch_req *r)
+{
+	uint8_t buf[BW_CERTFETCH_MAX_REQ + 1];
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	assert_true(n > 0);
+	assert_int_equal(bw_certfetch_req_decode(buf, (size_t)n, r), BW_OK);
+}
+
+static void fake_reply(int fd, uint32_t id, int status)
+{
+	uint8_t buf[256];
+	size_t len;
+	struct bw_certfetch_reply r = { .id = id, .status = (uint8_t)status, .latency_ms = 7 };
+	assert_int_equal(bw_certfetch_reply_encode(&r, buf, sizeof(buf), &len), BW_OK);
+	assert_int_equal(send(fd, buf, len, 0), (ssize_t)len);
+}
+
+struct quic_seen {
+	unsigned n;
+	int status;
+	bool quic;
+};
+
+static void on_quic_reply(void *ctx, const struct bw_certfetch_reply *r, const struct bw_certfetch_origin *o)
+{
+	struct quic_seen *s = ctx;
+	s->n++;
+	s->status = r->status;
+	s->quic = o->quic;
+}
+
+/*
+ * The worker's side of a QUIC-only service, against a fake fetcher on a
+ * socketpair: the request says UDP and keeps the observed ALPN (the fetcher
+ * drops h3 when it goes over TCP), quic_no_tcp is its own counter (not a
+ * failure) and, unlike a failure, is not asked again before refresh_seconds;
+ * replies that are not ours change nothing; a fetcher that goes away makes
+ * what is outstanding lost.
+ */
+static void test_client_quic_no_tcp(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	struct bw_policy_fetch pf = { .enabled = true, .refresh_seconds = 3600, .max_per_minute = 5,
+				      .timeout_seconds = 1, .max_concurrent = 2 };
+	struct bw_certfetch_config c;
+	bw_certfetch_config_from_policy(&c, &pf);
+	assert_null(bw_certfetch_attach(&c, sv, 0));
+	struct bw_certfetch *f = bw_certfetch_attach(&c, sv, 1);
+	assert_non_null(f);
+	struct bw_certfetch_client *cl = bw_certfetch_client_new(f, 0);
+	assert_non_null(cl);
+	struct bw_certfetch_stats *st = bw_certfetch_client_stats(cl);
+
+	struct bw_certfetch_req req, got;
+	make_req(&req);
+	req.transport = IPPROTO_UDP;
+	req.n_alpn = 1;
+	req.alpn_len[0] = 2;
+	memcpy(req.alpn[0], "h3", 2);
+	struct bw_certfetch_origin o = { 0 };
+	strcpy(o.sni, "www.example.com");
+	o.quic = true;
+	const bw_time_t t = 1000 * BW_NSEC_PER_SEC, minute = 60 * BW_NSEC_PER_SEC;
+	assert_int_equal(bw_certfetch_client_request(cl, &req, &o, t), BW_OK);
+	fake_read(sv[1], &got);
+	assert_int_equal(got.id, req.id);
+	assert_int_equal(got.transport, IPPROTO_UDP);
+	assert_int_equal(got.port, 443);
+	assert_string_equal(got.sni, "www.example.com");
+	assert_int_equal(got.n_alpn, 1);
+	assert_memory_equal(got.alpn[0], "h3", 2);
+
+	/* not ours: another id in the same slot, then a datagram that is not a reply */
+	fake_reply(sv[1], got.id ^ 0x100, BW_CF_FETCHED);
+	uint8_t junk[3] = { 1, 2, 3 };
+	assert_int_equal(send(sv[1], junk, sizeof(junk), 0), 3);
+	struct quic_seen s = { 0 };
+	assert_int_equal(bw_certfetch_client_poll(cl, on_quic_reply, &s), 1); /* the stray one, ignored */
+	assert_int_equal(s.n, 0);
+	assert_int_equal(bw_certfetch_client_outstanding(cl), 1);
+
+	fake_reply(sv[1], got.id, BW_CF_NO_TCP);
+	assert_int_equal(bw_certfetch_client_poll(cl, on_quic_reply, &s), 1);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.status, BW_CF_NO_TCP);
+	assert_true(s.quic);
+	assert_int_equal(st->requested, 1);
+	assert_int_equal(st->quic_no_tcp, 1);
+	assert_int_equal(st->failed, 0);
+	assert_int_equal(st->timeouts, 0);
+	assert_int_equal(bw_certfetch_client_outstanding(cl), 0);
+	assert_string_equal(bw_certfetch_status_name(BW_CF_NO_TCP), "quic_no_tcp");
+	/* 6 minutes on: a failure would be asked again, quic_no_tcp waits for refresh_seconds */
+	assert_int_equal(bw_certfetch_client_request(cl, &req, &o, t + 6 * minute), BW_EAGAIN);
+	assert_int_equal(st->cache_hits, 1);
+
+	/* a timeout for another port is asked again after 5 minutes */
+	struct bw_certfetch_req req2 = req;
+	req2.port = 8443;
+	assert_int_equal(bw_certfetch_client_request(cl, &req2, &o, t), BW_OK);
+	fake_read(sv[1], &got);
+	assert_int_equal(got.port, 8443);
+	fake_reply(sv[1], got.id, BW_CF_TIMEOUT);
+	assert_int_equal(bw_certfetch_client_poll(cl, on_quic_reply, &s), 1);
+	assert_int_equal(st->timeouts, 1);
+	assert_int_equal(bw_certfetch_client_request(cl, &req2, &o, t + 4 * minute), BW_EAGAIN);
+	assert_int_equal(bw_certfetch_client_request(cl, &req2, &o, t + 6 * minute), BW_OK);
+	fake_read(sv[1], &got);
+
+	/* the fetcher goes away with that request outstanding: lost, and no more requests */
+	close(sv[1]);
+	assert_int_equal(bw_certfetch_client_poll(cl, on_quic_reply, &s), 0);
+	assert_int_equal(st->lost, 1);
+	assert_int_equal(bw_certfetch_client_outstanding(cl), 0);
+	req2.port = 8444;
+	assert_int_equal(bw_certfetch_client_request(cl, &req2, &o, t + 7 * minute), BW_ELIMIT);
+	assert_int_equal(st->queue_drops, 1);
+	bw_certfetch_client_free(cl);
+	bw_certfetch_stop(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_gates),
 		cmocka_unit_test(test_process_roundtrip),
+		cmocka_unit_test(test_client_quic_no_tcp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,8 +147,8 @@ suite_certfetch() {
 }
 
 suite_fuzz() {
-	echo "== fuzz smoke (${FUZZ_SMOKE_SECONDS:-30} s per target) and corpus replay"
-	TAIL=40 run_counted fuzz tools/fuzz.sh "${FUZZ_SMOKE_SECONDS:-30}" $(find "$B"/fuzz -maxdepth 1 -type f -name "fuzz_*" -perm -u+x 2>/dev/null | sort)
+	echo "== fuzz smoke (${FUZZ_SMOKE_SECONDS:-20} s per target) and corpus replay"
+	TAIL=40 run_counted fuzz tools/fuzz.sh "${FUZZ_SMOKE_SECONDS:-20}" $(find "$B"/fuzz -maxdepth 1 -type f -name "fuzz_*" -perm -u+x 2>/dev/null | sort)
 }
 
 case "${1:-all}" in

@@ -7,6 +7,10 @@ EXPR is WHAT OP N with OP one of = >= <=, WHAT one of:
   x509:SOURCE        x509 events whose bindwatch.x509.source is SOURCE
   alert:TYPE         alerts of that type (rule.name); alert:* all alerts
   certfetch:STATUS   bindwatch.certfetch events with that status; certfetch:* all
+  over:TRANSPORT     bindwatch.certfetch events for a session observed over
+                     TRANSPORT (tcp, quic, dtls)
+  tls:PROTOCOL       bindwatch.tls events of that protocol (tls, dtls, quic);
+                     tls:quic also needs transport udp and a QUIC version
   stat:A.B.C         a number in the stats event under bindwatch.stats
 """
 import json
@@ -45,6 +49,14 @@ def main(argv):
         elif what == "certfetch":
             v = sum(1 for e in evs if get(e, "event.dataset") == "bindwatch.certfetch" and
                     (arg == "*" or get(e, "bindwatch.certfetch.status") == arg))
+        elif what == "over":
+            v = sum(1 for e in evs if get(e, "event.dataset") == "bindwatch.certfetch" and
+                    get(e, "bindwatch.certfetch.observed_over") == arg)
+        elif what == "tls":
+            v = sum(1 for e in evs if get(e, "event.dataset") == "bindwatch.tls" and
+                    get(e, "bindwatch.tls.protocol") == arg and
+                    (arg != "quic" or (get(e, "network.transport") == "udp" and
+                                       get(e, "bindwatch.tls.quic.version") is not None)))
         elif what == "stat":
             v = get(stats[-1], "bindwatch.stats." + arg) if stats else None
         else:

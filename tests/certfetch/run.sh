@@ -160,31 +160,62 @@ policy issuer "  allowed_issuers: [letsencrypt.org]" ""
 policy rate "" "    max_per_minute: 2"
 sed -i '/max_per_minute: 60/d' "$tmp/rate.yaml"
 
-pcap() { # NAME SPEC...
-	local n=$1
+pcap() { # NAME [--seal TOOL] SPEC...
+	local n=$1 sealopt=()
 	shift
-	python3 "$here/mkpcap.py" "$tmp/$n.pcap" "$@"
+	if [ "${1:-}" = --seal ]; then
+		sealopt=(--seal "$2")
+		shift 2
+	fi
+	python3 "$here/mkpcap.py" "${sealopt[@]}" "$tmp/$n.pcap" "$@"
 }
+# The QUIC captures need the sensor's own Initial sealing (tool_quicseal, built
+# beside the binary: BUILD/tests/ for BUILD/bindwatch and BUILD/san/bindwatch).
+seal=
+for t in "$(dirname "$bw")/tests/tool_quicseal" "$(dirname "$bw")/../tests/tool_quicseal"; do
+	if [ -x "$t" ]; then
+		seal=$t
+		break
+	fi
+done
 C=10.77.0.1 S=10.77.0.2
-# bindwatch in netns C reading a capture: NAME POLICY PCAP [bindwatch options]
+# The binary of this pass and its case-name prefix: the given binary first, then
+# the ASan+UBSan one (BUILD/san/bindwatch) when it is there.
+bwbin=$bw pfx=
+san_re='ERROR: (Leak|Address)Sanitizer|LeakSanitizer has encountered|runtime error:'
+# bindwatch in netns C reading a capture: NAME POLICY PCAP [bindwatch options].
+# A sanitizer report fails the run (st 86) even with exit status 0: the
+# fetcher process ends with _exit() after its own leak check, so its report on
+# the shared stderr is the only sign of it.
 runbw() {
 	local name=$1 pol=$2 cap=$3
 	shift 3
 	local t0 t1
 	t0=$(date +%s%N)
-	ip netns exec "$nsc" timeout -k 2 40 "$bw" -q -c "$tmp/$pol.yaml" -r "$tmp/$cap.pcap" \
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ip netns exec "$nsc" timeout -k 2 40 "$bwbin" -q -c "$tmp/$pol.yaml" -r "$tmp/$cap.pcap" \
 		-o "jsonl:$tmp/$name.jsonl" "$@" 2>"$tmp/$name.err"
 	st=$?
 	t1=$(date +%s%N)
 	ms=$(((t1 - t0) / 1000000))
+	if [ "$st" -eq 0 ] && grep -Eq "$san_re" "$tmp/$name.err"; then
+		st=86
+	fi
+}
+errtail() { # a run's sanitizer report (its first lines), else the end of its stderr
+	if grep -Eq "$san_re" "$1"; then
+		grep -E -m1 -A8 "$san_re" "$1" | tr '\n' ' ' | cut -c1-600
+	else
+		tail -c 300 "$1"
+	fi
 }
 # CASE POLICY PCAP CHECKS... : one line
 case_run() {
-	local name=$1 pol=$2 cap=$3
+	local name=$pfx$1 pol=$2 cap=$3
 	shift 3
 	runbw "$name" "$pol" "$cap"
 	if [ "$st" -ne 0 ]; then
-		bad "$name" "exit status $st: $(tail -c 300 "$tmp/$name.err")"
+		bad "$name" "exit status $st: $(errtail "$tmp/$name.err")"
 	elif out=$(python3 "$here/check.py" "$tmp/$name.jsonl" "$@"); then
 		ok "$name" "$(lat "$tmp/$name.jsonl"), run ${ms} ms"
 	else
@@ -206,69 +237,144 @@ pcap visible tls12:$C:$S:4431:www.example.com:$c/leaf-valid.der,$c/int.der
 pcap repeat tls13:$C:$S:4431:www.example.com tls13:$C:$S:4431:www.example.com tls13:$C:$S:4431:www.example.com \
 	tls13:$C:$S:4431:a.example.com tls13:$C:$S:4431:b.example.com tls13:$C:$S:4431:c.example.com
 pcap slow tls13:$C:$S:4439:www.example.com tls13:$C:10.77.0.99:443:www.example.com
+pcap dtls13 dtls13:$C:$S:4431:www.example.com
+if [ -n "$seal" ]; then
+	pcap quicgood --seal "$seal" quic:$C:$S:4431:www.example.com
+	pcap quicmismatch --seal "$seal" quic:$C:$S:4432:www.example.com
+	pcap quicnotcp --seal "$seal" quic:$C:$S:4438:www.example.com quic:$C:10.77.0.99:443:www.example.com
+fi
 
-# right certificate: fetched, judged, no alert
-case_run good good good x509:fetched=2 'alert:*=0' certfetch:fetched=1 stat:certfetch.requested=1 \
-	stat:certfetch.fetched=1 stat:tls.chains_validated=1 stat:tls.chains_failed=0
-case_run name_mismatch good mismatch alert:cert_name_mismatch=1 certfetch:fetched=1 x509:fetched=2
-case_run expiring good expiring alert:cert_expiring=1 alert:cert_name_mismatch=0 certfetch:fetched=1
-case_run issuer_unexpected issuer good alert:cert_issuer_unexpected=1 certfetch:fetched=1
-case_run not_owned good notowned 'certfetch:*=0' x509:fetched=0 stat:certfetch.requested=0 \
-	stat:certfetch.skipped_not_owned=1
-case_run tls12_seen good visible 'certfetch:*=0' x509:fetched=0 x509:passive=2 stat:certfetch.requested=0 \
-	stat:certfetch.skipped_cert_seen=1
-# 6 sessions, 4 distinct (address, port, SNI): www once (twice more from the cache), then a and b fill
-# max_per_minute 2 ... www, a fetched; b, c rate-limited
-case_run cache_and_rate rate repeat stat:certfetch.requested=4 stat:certfetch.cache_hits=2 \
-	stat:certfetch.fetched=2 stat:certfetch.rate_limited=2 certfetch:fetched=2 certfetch:rate_limited=2
-# a server that never answers and an address nobody has: reported, and the run ends within the timeout
-case_run timeouts good slow 'certfetch:timeout>=1' 'certfetch:*=2' stat:certfetch.lost=0 stat:certfetch.fetched=0
-if [ "$st" -eq 0 ]; then
-	if [ "$ms" -le 6000 ]; then
-		ok timeout_bound "run ${ms} ms with timeout_seconds 2"
-	else
-		bad timeout_bound "run took ${ms} ms (timeout 2 s)"
-	fi
-fi
-# two workers: each has its own channel to the fetcher
-runbw workers2 good good --workers 2
-if [ "$st" -eq 0 ] && out=$(python3 "$here/check.py" "$tmp/workers2.jsonl" x509:fetched=2 'alert:*=0' certfetch:fetched=1 \
-	stat:certfetch.fetched=1); then
-	ok workers2
-else
-	bad workers2 "status $st ${out:-}"
-fi
-# disabled: the same capture, no fetch, no certfetch counters
 sed 's/enabled: true/enabled: false/' "$tmp/good.yaml" >"$tmp/off.yaml"
-runbw disabled off good
-if [ "$st" -eq 0 ] && out=$(python3 "$here/check.py" "$tmp/disabled.jsonl" 'certfetch:*=0' x509:fetched=0) &&
-	! grep -q '"certfetch"' "$tmp/disabled.jsonl"; then
-	ok disabled
+
+# Every capture case, against $bwbin, names prefixed with $pfx.
+cases() {
+	# right certificate: fetched, judged, no alert
+	case_run good good good x509:fetched=2 'alert:*=0' certfetch:fetched=1 stat:certfetch.requested=1 \
+		stat:certfetch.fetched=1 stat:tls.chains_validated=1 stat:tls.chains_failed=0
+	case_run name_mismatch good mismatch alert:cert_name_mismatch=1 certfetch:fetched=1 x509:fetched=2
+	case_run expiring good expiring alert:cert_expiring=1 alert:cert_name_mismatch=0 certfetch:fetched=1
+	case_run issuer_unexpected issuer good alert:cert_issuer_unexpected=1 certfetch:fetched=1
+	case_run not_owned good notowned 'certfetch:*=0' x509:fetched=0 stat:certfetch.requested=0 \
+		stat:certfetch.skipped_not_owned=1
+	case_run tls12_seen good visible 'certfetch:*=0' x509:fetched=0 x509:passive=2 stat:certfetch.requested=0 \
+		stat:certfetch.skipped_cert_seen=1
+	# 6 sessions, 4 distinct (address, port, SNI): www once (twice more from the cache), then a and b fill
+	# max_per_minute 2 ... www, a fetched; b, c rate-limited
+	case_run cache_and_rate rate repeat stat:certfetch.requested=4 stat:certfetch.cache_hits=2 \
+		stat:certfetch.fetched=2 stat:certfetch.rate_limited=2 certfetch:fetched=2 certfetch:rate_limited=2
+	# a server that never answers and an address nobody has: reported, and the run ends within the timeout
+	case_run timeouts good slow 'certfetch:timeout>=1' 'certfetch:*=2' stat:certfetch.lost=0 stat:certfetch.fetched=0
+	if [ "$st" -eq 0 ]; then
+		if [ "$ms" -le 6000 ]; then
+			ok ${pfx}timeout_bound "run ${ms} ms with timeout_seconds 2"
+		else
+			bad ${pfx}timeout_bound "run took ${ms} ms (timeout 2 s)"
+		fi
+	fi
+	# QUIC: the certificate is fetched over TLS on TCP at the same port when that answers
+	# (4431, 4432), else reported as quic_no_tcp (4438: refused; 10.77.0.99: no answer
+	# within the timeout); the QUIC session itself is reported as before either way
+	if [ -n "$seal" ]; then
+		case_run quic_fetch good quicgood tls:quic=1 x509:fetched=2 'alert:*=0' certfetch:fetched=1 over:quic=1 \
+			stat:certfetch.requested=1 stat:certfetch.fetched=1 stat:certfetch.quic_no_tcp=0 stat:tls.quic=1 \
+			stat:tls.chains_validated=1 stat:tls.chains_failed=0
+		case_run quic_mismatch good quicmismatch tls:quic=1 alert:cert_name_mismatch=1 'alert:*=1' certfetch:fetched=1 \
+			over:quic=1 x509:fetched=2
+		case_run quic_no_tcp good quicnotcp tls:quic=2 'certfetch:quic_no_tcp=2' 'certfetch:*=2' over:quic=2 'alert:*=0' \
+			x509:fetched=0 stat:certfetch.requested=2 stat:certfetch.quic_no_tcp=2 stat:certfetch.failed=0 \
+			stat:certfetch.timeouts=0 stat:certfetch.lost=0
+		if [ "$st" -eq 0 ]; then
+			if [ "$ms" -le 6000 ]; then
+				ok ${pfx}quic_no_tcp_bound "run ${ms} ms with timeout_seconds 2"
+			else
+				bad ${pfx}quic_no_tcp_bound "run took ${ms} ms (timeout 2 s)"
+			fi
+		fi
+	else
+		echo "certfetch: SKIP ${pfx}quic (no tool_quicseal beside $bw: make $(dirname "$bw")/tests/tool_quicseal)"
+		skip=$((skip + 1))
+	fi
+	# DTLS 1.3 hides the certificate too: fetched the same way, over TLS on TCP at that port
+	case_run dtls13 good dtls13 tls:dtls=1 x509:fetched=2 'alert:*=0' certfetch:fetched=1 over:dtls=1 \
+		stat:certfetch.fetched=1
+	# two workers: each has its own channel to the fetcher
+	runbw ${pfx}workers2 good good --workers 2
+	if [ "$st" -eq 0 ] && out=$(python3 "$here/check.py" "$tmp/${pfx}workers2.jsonl" x509:fetched=2 'alert:*=0' certfetch:fetched=1 \
+		stat:certfetch.fetched=1); then
+		ok ${pfx}workers2
+	else
+		bad ${pfx}workers2 "status $st ${out:-}"
+	fi
+	# disabled: the same capture, no fetch, no certfetch counters
+	runbw ${pfx}disabled off good
+	if [ "$st" -eq 0 ] && out=$(python3 "$here/check.py" "$tmp/${pfx}disabled.jsonl" 'certfetch:*=0' x509:fetched=0) &&
+		! grep -q '"certfetch"' "$tmp/${pfx}disabled.jsonl"; then
+		ok ${pfx}disabled
+	else
+		bad ${pfx}disabled "status $st ${out:-}"
+	fi
+}
+cases
+san=$(dirname "$bw")/san/bindwatch
+if [ -x "$san" ] && [ "$san" != "$bw" ]; then
+	# The same cases under ASan+UBSan with leak checks, in the sensor and in the fetcher.
+	bwbin=$san pfx=san_
+	cases
+	bwbin=$bw pfx=
 else
-	bad disabled "status $st ${out:-}"
+	echo "certfetch: SKIP sanitizer pass (no $san)"
+	skip=$((skip + 1))
 fi
 
 # ---- live (-i): the capture replayed into C's interface as from a span port ----
-if command -v tcpreplay >/dev/null 2>&1; then
-	ip netns exec "$nsc" timeout -k 2 -s INT 12 "$bw" -q -c "$tmp/good.yaml" -i "$ifc" --capture afpacket \
-		--workers 1 -o "jsonl:$tmp/live.jsonl" 2>"$tmp/live.err" &
+live() { # NAME BINARY: a live run until SIGINT, then the same checks and a clean exit
+	local name=$1
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ip netns exec "$nsc" timeout -k 2 -s INT 12 "$2" -q -c "$tmp/good.yaml" -i "$ifc" --capture afpacket \
+		--workers 1 -o "jsonl:$tmp/$name.jsonl" 2>"$tmp/$name.err" &
 	lpid=$!
 	pids+=($lpid)
-	sleep 2
+	sleep 2 # capture up (the sanitizer build starts in well under that too)
+	if [ "$name" = live ]; then
+		# root without --user: the fetcher keeps uid 0 but no capability
+		local fp caps=
+		for fp in $(ip netns pids "$nsc" 2>/dev/null); do
+			[ "$(cat "/proc/$fp/comm" 2>/dev/null)" = bw-certfetch ] &&
+				caps=$(awk '/^Cap(Inh|Prm|Eff|Amb):/ { printf "%s=%s ", $1, $2 }' "/proc/$fp/status")
+		done
+		if [ -z "$caps" ]; then
+			bad fetcher_caps "no bw-certfetch process in the namespace"
+		elif echo "$caps" | grep -Eq '=0*[1-9a-f]'; then
+			bad fetcher_caps "$caps"
+		else
+			ok fetcher_caps "$caps"
+		fi
+	fi
 	ip netns exec "$nss" timeout -k 2 10 tcpreplay -q -i "$ifs" "$tmp/good.pcap" >/dev/null 2>&1
 	for i in $(seq 1 60); do
-		grep -q '"bindwatch.certfetch"' "$tmp/live.jsonl" 2>/dev/null && break
+		grep -q '"bindwatch.certfetch"' "$tmp/$name.jsonl" 2>/dev/null && break
 		sleep 0.1
 	done
 	sleep 0.3
 	kill -INT "$lpid" 2>/dev/null
 	wait "$lpid"
 	lst=$?
-	if out=$(python3 "$here/check.py" "$tmp/live.jsonl" x509:fetched=2 certfetch:fetched=1 'alert:*=0' \
+	if [ "$lst" -eq 0 ] && grep -Eq "$san_re" "$tmp/$name.err"; then
+		lst=86
+	fi
+	if [ "$lst" -ne 0 ]; then
+		bad "$name" "exit status $lst: $(errtail "$tmp/$name.err")"
+	elif out=$(python3 "$here/check.py" "$tmp/$name.jsonl" x509:fetched=2 certfetch:fetched=1 'alert:*=0' \
 		stat:certfetch.fetched=1); then
-		ok live "$(lat "$tmp/live.jsonl")"
+		ok "$name" "$(lat "$tmp/$name.jsonl")"
 	else
-		bad live "status $lst: $out $(tail -c 300 "$tmp/live.err")"
+		bad "$name" "$out $(tail -c 300 "$tmp/$name.err")"
+	fi
+}
+if command -v tcpreplay >/dev/null 2>&1; then
+	live live "$bw"
+	if [ -x "$san" ] && [ "$san" != "$bw" ]; then
+		live san_live "$san"
 	fi
 else
 	echo "certfetch: SKIP live (no tcpreplay)"

@@ -6,9 +6,12 @@
  * captures), and a disagreement aborts so libFuzzer keeps the input.
  *
  * Where the two legitimately differ the difference is a rule here, not a
- * mismatch (tests/fuzz/README.md lists them with the reasons):
- * RULES_BEGIN
- * RULES_END
+ * mismatch (struct diff in dns_ldns_compare.h and tests/fuzz/README.md
+ * give the reasons): the comparison stops at a record bindwatch marks bad
+ * or whose ldns rdata is a strict prefix of ours (ldns misframes what
+ * follows), skips the last additional record after a TSIG that is not
+ * last (ldns never reads it), and messages with two TSIGs are not given
+ * to ldns at all (it leaks all but the last; see tsig_count).
  */
 #include <stdint.h>
 #include <stdlib.h>

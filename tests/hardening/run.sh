@@ -12,7 +12,7 @@
 #   (d) valgrind memcheck of BUILD_DIR/bindwatch over the same set in one run
 #   (e) allocation-failure torture: failmalloc.c (LD_PRELOAD) fails the n-th
 #       allocation of a small run with alerts; every n up to TORTURE_FULL (300),
-#       then TORTURE_SAMPLES (300) n spread evenly over the rest (TORTURE_ALL=1:
+#       then TORTURE_SAMPLES (150) n spread evenly over the rest (TORTURE_ALL=1:
 #       every n); a sample of them again under valgrind for leaks and bad reads
 # Last line: "hardening: N passed, N failed, N skipped".
 set -u
@@ -23,7 +23,7 @@ SAN=$B/san/bindwatch
 EXT=${BW_EXTERNAL_PCAPS:-../shared/pcaps/external}
 POLICY=tests/hardening/policy.yaml
 TORTURE_FULL=${TORTURE_FULL:-300}
-TORTURE_SAMPLES=${TORTURE_SAMPLES:-300}
+TORTURE_SAMPLES=${TORTURE_SAMPLES:-150}
 TORTURE_VALGRIND=${TORTURE_VALGRIND:-4}
 JOBS=${JOBS:-2}
 T=$(mktemp -d /tmp/bw-hardening.XXXXXX)
