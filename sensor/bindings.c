@@ -27,7 +27,10 @@ struct bw_bindings {
 	struct bw_table *t[BW_BT_COUNT];
 	uint32_t set_max[BW_BT_COUNT];
 	uint32_t set_bytes;
+	bool expire;        /* DNS bindings die grace after their TTL */
+	bw_time_t grace;    /* ns */
 	uint64_t drops[BW_BT_COUNT]; /* atomic */
+	uint64_t member_expired[BW_BT_COUNT]; /* atomic */
 };
 
 static const char *const table_names[BW_BT_COUNT] = {
@@ -58,6 +61,7 @@ void bw_bindings_config_default(struct bw_bindings_config *c)
 	c->cert_history = 4;
 	c->set_bytes = 4096;
 	c->eviction_sample = BW_TABLE_DEFAULT_SAMPLE;
+	c->expiry_grace = BW_BINDINGS_GRACE;
 }
 
 void bw_bindings_config_budget(struct bw_bindings_config *c, size_t bytes)
@@ -95,6 +99,7 @@ struct bw_bindings *bw_bindings_new(const struct bw_bindings_config *cfg)
 	DEF(servers_per_cert);
 	DEF(cert_history);
 	DEF(set_bytes);
+	DEF(expiry_grace);
 #undef DEF
 	if (c.addrs_per_name > BW_BINDINGS_SET_MAX || c.names_per_addr > BW_BINDINGS_SET_MAX ||
 	    c.names_per_cert > BW_BINDINGS_SET_MAX || c.servers_per_cert > BW_BINDINGS_SET_MAX ||
@@ -105,6 +110,8 @@ struct bw_bindings *bw_bindings_new(const struct bw_bindings_config *cfg)
 	if (!b)
 		return NULL;
 	b->set_bytes = c.set_bytes;
+	b->expire = !c.no_expiry;
+	b->grace = (bw_time_t)c.expiry_grace * BW_NSEC_PER_SEC;
 	b->set_max[BW_BT_NAME_ADDR] = c.addrs_per_name;
 	b->set_max[BW_BT_ADDR_NAMES] = c.names_per_addr;
 	b->set_max[BW_BT_NAME_CNAME] = 1;
@@ -142,6 +149,16 @@ void bw_bindings_free(struct bw_bindings *b)
 	free(b);
 }
 
+size_t bw_bindings_sweep(struct bw_bindings *b, bw_time_t now, size_t budget)
+{
+	size_t n = 0;
+	if (!b)
+		return 0;
+	for (int i = 0; i < BW_BT_COUNT; i++)
+		n += bw_table_sweep(b->t[i], now, budget / BW_BT_COUNT + 1);
+	return n;
+}
+
 void bw_bindings_thread_register(void)
 {
 	bw_table_thread_register();
@@ -169,6 +186,21 @@ void bw_bindings_thread_online(void)
 
 /* ---- keys ---- */
 
+/*
+ * ASCII A-Z to a-z in the 8 bytes of w at once (SWAR): a byte's high bit
+ * marks "at least 'A'" after adding 0x80 - 'A' to its low 7 bits and "past
+ * 'Z'" after adding 0x80 - 'Z' - 1; neither sum carries into the next byte.
+ * Bytes with their own high bit set are left alone, as the byte loop did.
+ */
+static inline uint64_t fold8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t low7 = w & ~high;
+	uint64_t ge_a = low7 + ones * (0x80 - 'A');
+	uint64_t gt_z = low7 + ones * (0x80 - 'Z' - 1);
+	return w | (((ge_a & ~gt_z & ~w) & high) >> 2);
+}
+
 /* Fold name into out (BW_BINDINGS_NAME_MAX bytes). Returns its length, 0 if invalid. */
 static size_t name_key(const char *name, size_t len, uint8_t *out)
 {
@@ -182,9 +214,24 @@ static size_t name_key(const char *name, size_t len, uint8_t *out)
 		if ((bs & 1) == 0)
 			len--;
 	}
-	for (size_t i = 0; i < len; i++) {
-		uint8_t ch = (uint8_t)name[i];
-		out[i] = (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + ('a' - 'A')) : ch;
+	/* Eight bytes a step: this runs on every lookup. */
+	size_t i = 0;
+	uint64_t w;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, name + i, 8);
+		w = fold8(w);
+		memcpy(out + i, &w, 8);
+	}
+	if (i < len && len >= 8) {
+		/* The last 8 bytes again, overlapping: folding is idempotent. */
+		memcpy(&w, name + len - 8, 8);
+		w = fold8(w);
+		memcpy(out + len - 8, &w, 8);
+	} else {
+		for (; i < len; i++) {
+			uint8_t ch = (uint8_t)name[i];
+			out[i] = (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + ('a' - 'A')) : ch;
+		}
 	}
 	return len;
 }
@@ -222,10 +269,14 @@ static size_t ip_unpack(const uint8_t *p, size_t n, struct bw_ip *ip)
 	return 0;
 }
 
+static inline bw_time_t time_add(bw_time_t t, uint64_t add)
+{
+	return t > UINT64_MAX - add ? UINT64_MAX : t + add;
+}
+
 static inline bw_time_t expiry(bw_time_t seen, uint32_t ttl)
 {
-	uint64_t add = (uint64_t)ttl * BW_NSEC_PER_SEC;
-	return seen > UINT64_MAX - add ? UINT64_MAX : seen + add;
+	return time_add(seen, (uint64_t)ttl * BW_NSEC_PER_SEC);
 }
 
 /* ---- bounded sets ---- */
@@ -300,7 +351,11 @@ struct set_put {
 	bw_time_t now;
 	uint32_t max_n;
 	size_t max_bytes;
+	bool expire;      /* AUX_TTL sets: drop members dead at now, compute dies */
+	bw_time_t grace;
 	/* out */
+	bw_time_t dies;   /* expire: the last member's expiry + grace (the entry's death time) */
+	uint32_t expired; /* members dropped because they were dead */
 	bool had_key;     /* the table had an entry for the key */
 	int found;        /* index of the member before the update, -1: new member */
 	uint32_t drops;   /* members dropped to stay within the bounds */
@@ -320,7 +375,10 @@ static int set_put_fn(void *ctx, const void *old, size_t old_len, void *out, siz
 	p->had_key = old != NULL;
 	p->found = -1;
 	p->drops = 0;
+	p->expired = 0;
+	p->dies = 0;
 	p->have_front = false;
+	bool expire = p->expire && p->aux_kind == AUX_TTL;
 
 	struct set_rec nr = { .first_seen = p->now, .last_seen = p->now, .klen = (uint16_t)p->klen };
 	nr.aux = p->aux_kind == AUX_COUNT ? 1 : p->ttl;
@@ -359,6 +417,8 @@ static int set_put_fn(void *ctx, const void *old, size_t old_len, void *out, siz
 	memset(o + off + sizeof(nr), 0, rec_size(p->klen) - sizeof(nr));
 	memcpy(o + off + sizeof(nr), p->key, p->klen);
 	off += rec_size(p->klen);
+	if (expire)
+		p->dies = time_add(expiry(nr.last_seen, nr.aux), p->grace);
 
 	/* The others follow in their order; the tail (updated longest ago) goes first. */
 	set_iter_init(&it, old, old_len);
@@ -366,6 +426,15 @@ static int set_put_fn(void *ctx, const void *old, size_t old_len, void *out, siz
 	for (int i = 0; set_iter_next(&it, &r, &k, &at); i++) {
 		if (i == p->found)
 			continue;
+		if (expire) {
+			/* Dead members go as the set is rewritten (not counted as drops of a full set). */
+			bw_time_t d = time_add(expiry(r.last_seen, r.aux), p->grace);
+			if (d <= p->now) {
+				p->expired++;
+				continue;
+			}
+			p->dies = BW_MAX(p->dies, d);
+		}
 		size_t sz = rec_size(r.klen);
 		if (h.n >= p->max_n || off + sz - sizeof(h) > p->max_bytes || off + sz > cap) {
 			p->drops++;
@@ -384,11 +453,16 @@ static int set_put(struct bw_bindings *b, enum bw_bindings_table t, const uint8_
 {
 	p->max_n = b->set_max[t];
 	p->max_bytes = b->set_bytes;
-	int ret = bw_table_update(b->t[t], key, klen, p->now, set_put_fn, p);
+	p->expire = b->expire;
+	p->grace = b->grace;
+	/* p->dies is read after set_put_fn has filled it; 0 (never) for the counted sets. */
+	int ret = bw_table_update_until(b->t[t], key, klen, p->now, set_put_fn, p, &p->dies);
 	if (ret < 0)
 		return ret;
 	if (p->drops)
 		__atomic_fetch_add(&b->drops[t], p->drops, __ATOMIC_RELAXED);
+	if (p->expired)
+		__atomic_fetch_add(&b->member_expired[t], p->expired, __ATOMIC_RELAXED);
 	return BW_OK;
 }
 
@@ -557,6 +631,12 @@ int bw_lookup_name_cname(struct bw_bindings *b, const char *name, size_t len, st
 	return lookup_cname_key(b, nk, nlen, out);
 }
 
+/* A CNAME binding past its TTL and the grace is absent, swept or not. */
+static bool cname_dead(const struct bw_bindings *b, const struct bw_name_cname *h, bw_time_t now)
+{
+	return b->expire && now >= time_add(h->expires, b->grace);
+}
+
 int bw_follow_cname_chain(struct bw_bindings *b, const char *name, size_t len, bw_time_t now, bool live_only,
 			  struct bw_cname_chain *out)
 {
@@ -573,7 +653,7 @@ int bw_follow_cname_chain(struct bw_bindings *b, const char *name, size_t len, b
 		struct bw_name_cname *h = &out->hop[out->n];
 		if (lookup_cname_key(b, cur, clen, h) != BW_OK)
 			break;
-		if (live_only && now >= h->expires)
+		if (live_only ? now >= h->expires : cname_dead(b, h, now))
 			break;
 		out->n++;
 		bool seen = h->target_len == slen && memcmp(h->target, start, slen) == 0;
@@ -589,7 +669,8 @@ int bw_follow_cname_chain(struct bw_bindings *b, const char *name, size_t len, b
 	}
 	if (out->n == BW_BINDINGS_CNAME_HOPS) {
 		struct bw_name_cname next;
-		if (lookup_cname_key(b, cur, clen, &next) == BW_OK && (!live_only || now < next.expires))
+		if (lookup_cname_key(b, cur, clen, &next) == BW_OK &&
+		    (live_only ? now < next.expires : !cname_dead(b, &next, now)))
 			out->truncated = true;
 	}
 	return (int)out->n;
@@ -607,7 +688,9 @@ struct rcode_val {
 struct rcode_put {
 	uint16_t rcode;
 	bw_time_t now;
+	bw_time_t grace; /* 0: the entry never dies */
 	int result;
+	bw_time_t dies;
 };
 
 static int rcode_put_fn(void *ctx, const void *old, size_t old_len, void *out, size_t cap)
@@ -638,6 +721,8 @@ static int rcode_put_fn(void *ctx, const void *old, size_t old_len, void *out, s
 			v.nxdomain_last = p->now;
 	}
 	memcpy(out, &v, sizeof(v));
+	/* No TTL here: the name is remembered for the grace after its latest answer. */
+	p->dies = p->grace ? time_add(v.last_seen, p->grace) : 0;
 	return (int)sizeof(v);
 }
 
@@ -647,8 +732,8 @@ int bw_bind_name_rcode(struct bw_bindings *b, const char *name, size_t len, uint
 	size_t nlen = name_key(name, len, nk);
 	if (!b || !nlen)
 		return BW_EINVAL;
-	struct rcode_put p = { .rcode = rcode, .now = now };
-	int ret = bw_table_update(b->t[BW_BT_NAME_RCODE], nk, nlen, now, rcode_put_fn, &p);
+	struct rcode_put p = { .rcode = rcode, .now = now, .grace = b->expire ? BW_MAX(b->grace, (bw_time_t)1) : 0 };
+	int ret = bw_table_update_until(b->t[BW_BT_NAME_RCODE], nk, nlen, now, rcode_put_fn, &p, &p.dies);
 	return ret < 0 ? ret : p.result;
 }
 
@@ -802,5 +887,6 @@ void bw_bindings_stats(const struct bw_bindings *b, struct bw_bindings_stats *ou
 	for (int i = 0; i < BW_BT_COUNT; i++) {
 		bw_table_stats(b->t[i], &out->t[i]);
 		out->set_drops[i] = __atomic_load_n(&b->drops[i], __ATOMIC_RELAXED);
+		out->member_expired[i] = __atomic_load_n(&b->member_expired[i], __ATOMIC_RELAXED);
 	}
 }

@@ -29,15 +29,33 @@
  * sighting (workers are not in lockstep) only moves first_seen back; it
  * never moves last_seen, the TTL or the expiry backwards.
  *
+ * Expiry: a DNS binding (a name_addr, addr_names or name_cname member) is
+ * dead once its TTL and then expiry_grace (default BW_BINDINGS_GRACE, one
+ * hour: the dangling detectors' pairing window) have run out in packet
+ * time; a name_rcode entry is dead expiry_grace after its latest answer
+ * (it has no TTL). Dead members are dropped when their set is next written
+ * (counted in member_expired), an entry whose members are all dead is
+ * absent to its next bind (NEW_KEY), and every bind sweeps a few entries
+ * of the table it writes and removes dead ones (table.h, "Expiry"; counted
+ * as the table's expired): so the tables hold about (answer rate) x (TTL +
+ * grace) bindings, whatever the length of the capture. Lookups with a time
+ * (bw_lookup_name_addrs, bw_follow_cname_chain) skip dead bindings; those
+ * without one return what the table still holds, which for a dead binding
+ * lasts until the sweep reaches it. The certificate tables keep their
+ * history until evicted (no TTL; cert_changed compares with it).
+ * no_expiry restores "until evicted" for the DNS tables too.
+ *
  * Results are copied into caller buffers: nothing returned points into the
  * tables, so callers never deal with RCU beyond the thread rules below.
  * Each call uses up to about 10 KiB of stack (a copy of one value).
  *
- * Memory: about 24 bytes per entry of configured capacity (hash buckets
- * and eviction index, about 24 MB with the defaults) are reserved by
- * bw_bindings_new and touched as the tables fill; a name bound to one IPv4 address then costs about 110 bytes
- * plus the name in name_addr, and as much again in addr_names (measured by
- * tools/bench_tables). Sets grow their entry when a member is added.
+ * Memory: an 8-byte eviction slot per entry of configured capacity (about
+ * 8 MB with the defaults) is reserved by bw_bindings_new and touched as the
+ * tables fill, and each table's bucket heads grow with its entries (16 to 64
+ * bytes per entry, table.h); a name bound to one IPv4 address then costs
+ * about 110 bytes plus the name in name_addr, and as much again in
+ * addr_names (measured by tools/bench_tables). Sets grow their entry when a
+ * member is added.
  *
  * Concurrency: binds to one key are serialised (per-key writer locks that
  * readers never take); a bind that touches two tables (name_addr and
@@ -86,7 +104,11 @@ struct bw_bindings_config {
 	uint32_t eviction_sample;    /* 0: BW_TABLE_DEFAULT_SAMPLE */
 	uint64_t seed[2];            /* hash key, both 0: random (tests and benchmarks fix it) */
 	size_t max_bytes[BW_BT_COUNT]; /* byte cap of each table's entries (table.h); 0: none */
+	uint32_t expiry_grace;       /* seconds a DNS binding is kept past its TTL; 0: BW_BINDINGS_GRACE */
+	bool no_expiry;              /* DNS bindings stay until evicted */
 };
+
+#define BW_BINDINGS_GRACE 3600
 
 /* Defaults: 262144 entries for name_addr and addr_names, 131072 for name_cname and
  * name_rcode, 65536 for the certificate tables; sets as documented above. */
@@ -199,7 +221,8 @@ struct bw_cname_chain {
 
 /*
  * Follow name's CNAME chain (at most BW_BINDINGS_CNAME_HOPS hops, stopping
- * at a loop). live_only: stop at a hop whose TTL had expired at now.
+ * at a loop). live_only: stop at a hop whose TTL had expired at now; else
+ * stop at a dead hop (TTL and grace run out at now, see "Expiry").
  * Returns the number of hops (0: no CNAME), or BW_EINVAL.
  * out is large (about 17 KiB): keep one per worker rather than on a small stack.
  */
@@ -267,7 +290,15 @@ int bw_lookup_cert_servers(struct bw_bindings *b, const uint8_t sha256[32], stru
 struct bw_bindings_stats {
 	struct bw_table_stats t[BW_BT_COUNT];
 	uint64_t set_drops[BW_BT_COUNT]; /* members dropped from a full set (name_cname: target changes) */
+	uint64_t member_expired[BW_BT_COUNT]; /* dead members dropped from a set being written */
 };
+
+/*
+ * Sweep up to about budget entries over all tables and remove those dead
+ * at now (binds already sweep as they go; this is for a caller that wants
+ * to trim the tables while no DNS arrives). Returns how many it removed.
+ */
+size_t bw_bindings_sweep(struct bw_bindings *b, bw_time_t now, size_t budget);
 
 void bw_bindings_stats(const struct bw_bindings *b, struct bw_bindings_stats *out);
 /* "name_addr", "addr_names", ...; "?" out of range. */

@@ -1,18 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * table.c: bounded concurrent hash table on liburcu's cds_lfht (as BIND 9
- * uses it). The read path is what matters: every observation is checked
- * against the tables, by every worker, so a lookup hashes the key (seeded
- * SipHash, so hostile names cannot aim at one chain), walks one lfht chain
- * and copies the value out under a per-entry sequence counter; it takes no
- * lock and writes no shared cache line. We use the QSBR flavour because its
- * read-side lock is free (workers are long-running loops that can report
- * quiescent states), and an in-place seqlocked value rather than
- * copy-on-write because most DNS answers repeat a binding already known:
- * rewriting a few words in place beats malloc + replace + call_rcu for each.
- * Writers serialise per key on striped mutexes (readers never see them),
- * which also guard a per-stripe dense index of entries so eviction can
- * sample random entries in O(1) without walking the hash table.
+ * table.c: bounded concurrent hash table for the binding tables. The read
+ * path is what matters: every observation is checked against the tables, by
+ * every worker, so a lookup hashes the key once (seeded SipHash, so hostile
+ * names cannot aim at one chain), loads one bucket head, walks a chain of
+ * about one entry comparing a 32-bit hash tag and the length before any
+ * memcmp, and copies the value out under a per-entry sequence counter; it
+ * takes no lock and writes no shared cache line. The index is our own RCU
+ * hash list (as the Linux kernel's hlist_rcu) rather than liburcu's cds_lfht:
+ * all keys of a bucket belong to one writer stripe (the stripe is the low
+ * bits of the hash, which every bucket count shares), so a chain is only
+ * ever changed under one lock and a reader needs nothing but acquire
+ * loads. cds_lfht auto-resized in a background thread
+ * only when its item count crossed a power of two, which left a full table
+ * at chains of about eight (bench/NOTES.md, "Binding tables"); sized up front
+ * it initialised every bucket node at start and walked them again at exit.
+ * Ours grows 4x at a load of one half, re-chaining in place
+ * under every writer lock; a reader that misses while a grow ran retries
+ * (a per-table sequence count): a hit needs no check at all, and only a
+ * miss that meets a grow (a few per table's life, O(entries) each) waits.
+ * Removed entries are freed with call_rcu (QSBR: its read-side lock is free,
+ * workers are long-running loops that report quiescent states). Values are
+ * rewritten in place under the seqlock rather than copied on write because
+ * most DNS answers repeat a binding already known. Writers serialise per key
+ * on striped mutexes, which also guard a per-stripe dense index of entries so
+ * eviction can sample random entries in O(1), and a sweep cursor that expires
+ * entries past their death time a few at a time, in packet time.
  *
  * Build with -DBW_TABLE_RCU_MEMB to use the memory-barrier flavour instead
  * (for benchmarks; the API and its rules are the same).
@@ -25,13 +38,14 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #ifdef BW_TABLE_RCU_MEMB
 #include <urcu.h> /* memb is the default flavour of urcu.h */
 #else
 #include <urcu-qsbr.h>
 #endif
-#include <urcu/rculfhash.h>
+#include <urcu/compiler.h>
 
 #include "../parsers/pktdedup.h"
 
@@ -59,12 +73,18 @@ static char tsan_gp_token;
 
 /*
  * One allocation per key: header, key (padded to 8), value (vcap bytes).
- * Readers touch node, seq, klen, vlen, the key and the value. The union
- * holds what only writers (under the stripe lock) use while the entry is
- * live, and the RCU head once it is removed, when no writer reaches it.
+ * Readers touch next, tag, seq, klen, vlen, the key and the value, all in
+ * the first bytes of the entry. The union holds what only writers (under the
+ * stripe lock) use while the entry is live, and the RCU head once it is
+ * removed, when no writer reaches it.
  */
 struct entry {
-	struct cds_lfht_node node;
+	struct entry *next; /* bucket chain; published with release stores */
+	uint32_t tag;       /* hash >> 32 (the bucket takes the low bits) */
+	uint32_t seq;       /* even: value stable; odd: a writer is inside */
+	uint16_t klen;
+	uint16_t vlen;   /* written inside the seq window */
+	uint32_t exp_s;  /* writers only: dead after this packet second; 0: never */
 	union {
 		struct rcu_head rcu;
 		struct {
@@ -73,41 +93,48 @@ struct entry {
 			uint32_t vcap;       /* bytes of value room */
 		} w;
 	} u;
-	uint32_t seq;  /* even: value stable; odd: a writer is inside */
-	uint16_t klen;
-	uint16_t vlen; /* written inside the seq window */
-	uint64_t data[]; /* key, then value at data + koff_words(klen) */
+	uint64_t data[]; /* key, then value at data + key_words(klen) */
 };
 
 struct stripe {
 	pthread_mutex_t lock;
 	struct entry **slots; /* dense: slots[0..n) are this stripe's entries */
 	uint32_t n, cap;
+	uint32_t sweep; /* next slot the expiry sweep looks at */
+	uint64_t *count; /* the table's entry count */
 	uint64_t rng;
 	uint64_t byte_cap; /* entry bytes allowed in this stripe; 0: none */
 	/* Written under the lock, read by stats with relaxed loads. */
-	uint64_t inserts, updates, grows, evictions, removes, bytes;
+	uint64_t inserts, updates, grows, evictions, removes, expired, bytes;
 } __attribute__((aligned(64)));
 
+/* The bucket heads; replaced whole when the table grows, freed after a grace period. */
+struct bucket_arr {
+	struct rcu_head rcu;
+	uint64_t mask; /* n - 1; bucket of hash h: h & mask */
+	size_t n;
+	bool mapped;
+	struct entry *b[];
+};
+
 struct bw_table {
-	struct cds_lfht *ht;
+	struct bucket_arr *ba; /* published with release; stable under any stripe lock */
+	uint32_t rseq;         /* odd while a grow re-chains entries (readers retry a miss) */
+	uint64_t count;        /* entries, all stripes (atomic) */
+	uint64_t nbuckets;     /* the current array's size, for stats (atomic) */
+	size_t max_buckets;    /* two per entry of capacity rounded up to a power of 2 */
 	uint64_t k0, k1;
 	const char *name;
 	size_t capacity, max_bytes;
-	uint32_t nstripes, stripe_shift, sample;
-	size_t buckets;
+	uint32_t nstripes, sample;
 	size_t fixed_bytes; /* this struct, the stripes, their slot arrays */
 	struct stripe *stripes;
 };
 
-struct match_key {
-	const void *key;
-	size_t klen;
-};
-
 static __thread bool tls_registered;
 
-#define INIT_BUCKETS 4096 /* lfht buckets a large table starts with */
+/* Slots of a stripe the expiry sweep examines per update (bounded work per call). */
+#define SWEEP_PER_UPDATE 2
 
 static inline size_t key_words(size_t klen)
 {
@@ -134,20 +161,6 @@ static inline uint64_t counter_get(const uint64_t *c)
 	return __atomic_load_n(c, __ATOMIC_RELAXED);
 }
 
-static int match_entry(struct cds_lfht_node *node, const void *arg)
-{
-	const struct match_key *mk = arg;
-	struct entry *e = caa_container_of(node, struct entry, node);
-	/*
-	 * The lfht's pointer load already orders the entry's fields after
-	 * their writes (address dependency); this acquire (a plain load on
-	 * x86) pairs with the release that published the entry so TSan, which
-	 * cannot see inside liburcu, sees the order too.
-	 */
-	(void)__atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-	return e->klen == mk->klen && memcmp(e->data, mk->key, mk->klen) == 0;
-}
-
 static void free_entry_rcu(struct rcu_head *head)
 {
 	TSAN_GP_OVER();
@@ -172,6 +185,77 @@ static size_t pow2_ceil(size_t v)
 	return p;
 }
 
+/* Packet second after which an entry that dies at t (ns, 0: never) is dead; rounded up. */
+static inline uint32_t exp_seconds(bw_time_t t)
+{
+	if (t == 0)
+		return 0;
+	uint64_t s = t / BW_NSEC_PER_SEC + (t % BW_NSEC_PER_SEC ? 1 : 0);
+	return s >= UINT32_MAX ? UINT32_MAX : (uint32_t)BW_MAX(s, (uint64_t)1);
+}
+
+#define HUGE_PAGE (2u << 20)
+
+/*
+ * The bucket array: zeroed and touched as it fills either way. From 2 MiB
+ * on it is mapped on its own and marked for transparent huge pages: every
+ * lookup's first load is a random bucket, and with 4 KiB pages that load
+ * also missed the TLB (a page walk per lookup; about a quarter of a lookup
+ * on this VM, bench/NOTES.md). A table busy enough to be that large
+ * touches all its bucket pages within a few thousand keys anyway, so huge
+ * pages cost no resident memory that small pages would not.
+ */
+static struct bucket_arr *buckets_alloc(size_t n)
+{
+	size_t bytes = sizeof(struct bucket_arr) + n * sizeof(struct entry *);
+	struct bucket_arr *a = NULL;
+	bool mapped = false;
+	if (bytes >= HUGE_PAGE) {
+		void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			(void)madvise(p, bytes, MADV_HUGEPAGE); /* advice: fine if THP is off */
+			a = p;
+			mapped = true;
+		}
+	}
+	if (!a)
+		a = calloc(1, bytes);
+	if (!a)
+		return NULL;
+	a->n = n;
+	a->mask = n - 1;
+	a->mapped = mapped;
+	return a;
+}
+
+static void buckets_free(struct bucket_arr *a)
+{
+	if (a && a->mapped)
+		(void)munmap(a, sizeof(*a) + a->n * sizeof(struct entry *));
+	else
+		free(a);
+}
+
+static void buckets_free_rcu(struct rcu_head *head)
+{
+	TSAN_GP_OVER();
+	buckets_free(caa_container_of(head, struct bucket_arr, rcu));
+}
+
+/*
+ * Buckets a table starts with; it grows 4x whenever it holds more than half
+ * as many entries (load 0.125 to 0.5: 16 to 64 bytes of heads per entry, at
+ * most 32 per entry of capacity): the array's resident size follows the
+ * entries, as the lfht's did. Load 1 instead saves a quarter of a big
+ * table's bucket memory and costs about 15 % of full-table lookups.
+ */
+#define INIT_BUCKETS 4096
+
+static inline bool entry_dead(const struct entry *e, bw_time_t now)
+{
+	return e->exp_s && e->exp_s != UINT32_MAX && now / BW_NSEC_PER_SEC > e->exp_s;
+}
+
 struct bw_table *bw_table_new(const struct bw_table_config *c)
 {
 	if (!c || c->capacity == 0 || c->capacity > BW_TABLE_MAX_CAPACITY)
@@ -194,9 +278,6 @@ struct bw_table *bw_table_new(const struct bw_table_config *c)
 	t->max_bytes = c->max_bytes;
 	t->sample = c->sample ? c->sample : BW_TABLE_DEFAULT_SAMPLE;
 	t->nstripes = ns;
-	t->stripe_shift = 0;
-	while ((1u << t->stripe_shift) < ns)
-		t->stripe_shift++;
 	if (c->seed[0] || c->seed[1]) {
 		t->k0 = c->seed[0];
 		t->k1 = c->seed[1];
@@ -206,8 +287,22 @@ struct bw_table *bw_table_new(const struct bw_table_config *c)
 		t->k0 = k[0];
 		t->k1 = k[1];
 	}
+	/*
+	 * At most two buckets per entry of capacity (rounded up to a power of
+	 * 2): chains of half an entry on average, 16 to 32 bytes per entry of
+	 * capacity as the lfht's buckets were. The array starts small and grows
+	 * with the entries (bucket_grow), so its resident size follows what the
+	 * table holds. The stripe of a key is the low bits of its hash, which
+	 * its bucket shares (ns divides every bucket count), so every chain has
+	 * one writer lock.
+	 */
+	t->max_buckets = pow2_ceil(c->capacity) * 2;
+	t->ba = buckets_alloc(BW_MAX(BW_MIN(t->max_buckets, (size_t)INIT_BUCKETS), (size_t)ns));
 	t->stripes = aligned_alloc(64, sizeof(*t->stripes) * ns);
-	if (!t->stripes) {
+	t->nbuckets = t->ba ? t->ba->n : 0;
+	if (!t->ba || !t->stripes) {
+		buckets_free(t->ba);
+		free(t->stripes);
 		free(t);
 		return NULL;
 	}
@@ -220,6 +315,7 @@ struct bw_table *bw_table_new(const struct bw_table_config *c)
 		st->cap = (uint32_t)(c->capacity / ns + (i < c->capacity % ns ? 1 : 0));
 		st->slots = calloc(st->cap, sizeof(*st->slots));
 		st->rng = (t->k0 ^ (0x9E3779B97F4A7C15ULL * (i + 1))) | 1;
+		st->count = &t->count;
 		st->byte_cap = c->max_bytes ? BW_MAX((uint64_t)c->max_bytes / ns, (uint64_t)1) : 0;
 		if (!st->slots || pthread_mutex_init(&st->lock, NULL) != 0) {
 			free(st->slots);
@@ -227,23 +323,6 @@ struct bw_table *bw_table_new(const struct bw_table_config *c)
 		}
 		t->fixed_bytes += sizeof(*st->slots) * st->cap;
 	}
-	/*
-	 * One bucket per entry at most (16 bytes each). Small tables get all
-	 * their buckets at once (no resize thread, no per-CPU counters on the
-	 * add path). Large ones start at INIT_BUCKETS and auto-resize: sizing
-	 * a million buckets up front, and walking them all again at free, was
-	 * a measurable fixed cost of every run (bench/NOTES.md) for tables
-	 * that a small capture barely touches. A growing table has chains of
-	 * a few entries until the resize thread catches up.
-	 */
-	size_t nb = pow2_ceil(c->capacity);
-	t->buckets = nb;
-	if (nb <= INIT_BUCKETS)
-		t->ht = cds_lfht_new(nb, nb, nb, 0, NULL);
-	else
-		t->ht = cds_lfht_new(INIT_BUCKETS, INIT_BUCKETS, nb, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
-	if (!t->ht)
-		goto fail;
 	return t;
 fail:
 	while (i-- > 0) {
@@ -251,6 +330,7 @@ fail:
 		free(t->stripes[i].slots);
 	}
 	free(t->stripes);
+	buckets_free(t->ba);
 	free(t);
 	return NULL;
 }
@@ -259,48 +339,33 @@ void bw_table_free(struct bw_table *t)
 {
 	if (!t)
 		return;
-	bool reg_here = false, online_here = false;
+	/* No user is left (the contract), so live entries go at once. */
+	for (uint32_t i = 0; i < t->nstripes; i++) {
+		struct stripe *st = &t->stripes[i];
+		for (uint32_t j = 0; j < st->n; j++)
+			free(st->slots[j]);
+		st->n = 0;
+	}
+	/*
+	 * Entries removed earlier may still wait for their grace period: flush
+	 * them so nothing of the table outlives it. rcu_barrier() waits for a
+	 * grace period, so a QSBR thread must be offline (or unregistered)
+	 * for it, or it waits for itself.
+	 */
+	bool reg_here = false;
 	if (!tls_registered) {
 		bw_table_thread_register();
 		reg_here = true;
 	}
 #ifndef BW_TABLE_RCU_MEMB
-	else if (!rcu_read_ongoing()) {
-		rcu_thread_online();
-		online_here = true;
-	}
-#endif
-	/*
-	 * No user is left; entries still go through call_rcu like any removal
-	 * so that nothing inside liburcu can be walking them when they go.
-	 */
-	rcu_read_lock();
-	for (uint32_t i = 0; i < t->nstripes; i++) {
-		struct stripe *st = &t->stripes[i];
-		for (uint32_t j = 0; j < st->n; j++) {
-			struct entry *e = st->slots[j];
-			(void)cds_lfht_del(t->ht, &e->node);
-			call_rcu(&e->u.rcu, free_entry_rcu);
-		}
-		__atomic_store_n(&st->n, 0, __ATOMIC_RELAXED);
-	}
-	rcu_read_unlock();
-	TSAN_READER_DONE();
-#ifndef BW_TABLE_RCU_MEMB
-	/*
-	 * cds_lfht_destroy may wait for lfht's worker thread, which may wait
-	 * for a grace period, and so does rcu_barrier(): a QSBR thread must be
-	 * offline for both, or it waits for itself.
-	 */
-	rcu_thread_offline();
-#endif
-	(void)cds_lfht_destroy(t->ht, NULL);
+	bool was_online = rcu_read_ongoing();
+	if (was_online)
+		rcu_thread_offline();
 	rcu_barrier();
-#ifndef BW_TABLE_RCU_MEMB
-	if (!reg_here && !online_here)
+	if (was_online)
 		rcu_thread_online();
 #else
-	(void)online_here;
+	rcu_barrier();
 #endif
 	if (reg_here)
 		bw_table_thread_unregister();
@@ -309,6 +374,7 @@ void bw_table_free(struct bw_table *t)
 		free(t->stripes[i].slots);
 	}
 	free(t->stripes);
+	buckets_free(t->ba);
 	free(t);
 }
 
@@ -319,7 +385,12 @@ static inline uint64_t table_hash(const struct bw_table *t, const void *key, siz
 
 static inline struct stripe *stripe_of(const struct bw_table *t, uint64_t h)
 {
-	return &t->stripes[t->stripe_shift ? h >> (64 - t->stripe_shift) : 0];
+	return &t->stripes[h & (t->nstripes - 1)];
+}
+
+static inline bool entry_is(const struct entry *e, uint32_t tag, const void *key, size_t klen)
+{
+	return e->tag == tag && e->klen == klen && memcmp(e->data, key, klen) == 0;
 }
 
 /* Copy a consistent snapshot of e's value. Called inside rcu_read_lock. */
@@ -364,17 +435,50 @@ int bw_table_lookup(struct bw_table *t, const void *key, size_t klen, void *out,
 	if (!t || klen == 0 || klen > BW_TABLE_KEY_MAX)
 		return BW_ENOENT;
 	uint64_t h = table_hash(t, key, klen);
-	struct match_key mk = { key, klen };
-	struct cds_lfht_iter it;
+	uint32_t tag = (uint32_t)(h >> 32);
 	int ret = BW_ENOENT;
 	rcu_read_lock();
-	cds_lfht_lookup(t->ht, (unsigned long)h, match_entry, &mk, &it);
-	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
-	if (node)
-		ret = read_value(caa_container_of(node, struct entry, node), out, cap);
+	for (unsigned spins = 0;; spins++) {
+		/*
+		 * Acquire loads pair with the release stores that link an entry
+		 * in: its fields are visible before the pointer. An entry
+		 * unlinked under us keeps its next pointer and is freed only
+		 * after we pass a quiescent state, so the walk stays on live
+		 * memory. A hit is always right (keys never change); a miss is
+		 * only trusted if no grow re-chained entries meanwhile.
+		 */
+		uint32_t rs = __atomic_load_n(&t->rseq, __ATOMIC_ACQUIRE);
+		const struct bucket_arr *ba = __atomic_load_n(&t->ba, __ATOMIC_ACQUIRE);
+		struct entry *e = __atomic_load_n(&ba->b[h & ba->mask], __ATOMIC_ACQUIRE);
+		size_t hops = 0;
+		for (; e && hops <= t->capacity; e = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE), hops++) {
+			if (entry_is(e, tag, key, klen)) {
+				ret = read_value(e, out, cap);
+				goto done;
+			}
+		}
+		if (bw_likely(!(rs & 1) && !e && __atomic_load_n(&t->rseq, __ATOMIC_RELAXED) == rs))
+			break;
+		if (spins > 64)
+			sched_yield(); /* a grow is running: it holds every writer lock for O(entries) */
+		else
+			caa_cpu_relax();
+	}
+done:
 	rcu_read_unlock();
 	TSAN_READER_DONE();
 	return ret;
+}
+
+/* Under the key's stripe lock: the link that points at key's entry (*link NULL if absent). */
+static struct entry **find_link(struct bw_table *t, uint64_t h, const void *key, size_t klen)
+{
+	uint32_t tag = (uint32_t)(h >> 32);
+	struct bucket_arr *ba = t->ba;
+	struct entry **link = &ba->b[h & ba->mask];
+	while (*link && !entry_is(*link, tag, key, klen))
+		link = &(*link)->next;
+	return link;
 }
 
 /* Write a value of n bytes (src padded with zeros to 8) into a live entry. */
@@ -390,8 +494,9 @@ static void write_value(struct entry *e, const uint64_t *src, size_t n)
 	__atomic_store_n(&e->seq, s + 2, __ATOMIC_RELEASE);
 }
 
-/* A new, unpublished entry for key with room for at least n value bytes. */
-static struct entry *entry_alloc(const void *key, size_t klen, const uint64_t *val, size_t n, size_t *usable)
+/* A new, unlinked entry for key with room for at least n value bytes. */
+static struct entry *entry_alloc(uint64_t h, const void *key, size_t klen, const uint64_t *val, size_t n,
+				 size_t *usable)
 {
 	size_t kbytes = key_words(klen) * 8;
 	size_t want = sizeof(struct entry) + kbytes + ((n + 7) & ~(size_t)7);
@@ -405,7 +510,10 @@ static struct entry *entry_alloc(const void *key, size_t klen, const uint64_t *v
 	size_t vcap = (got - sizeof(struct entry) - kbytes) & ~(size_t)7;
 	if (vcap > BW_TABLE_VALUE_MAX)
 		vcap = BW_TABLE_VALUE_MAX;
-	memset(&e->node, 0, sizeof(e->node));
+	e->next = NULL;
+	e->tag = (uint32_t)(h >> 32);
+	e->seq = 0;
+	e->exp_s = 0;
 	e->u.w.last_seen = 0;
 	e->u.w.slot = 0;
 	e->u.w.vcap = (uint32_t)vcap;
@@ -415,8 +523,6 @@ static struct entry *entry_alloc(const void *key, size_t klen, const uint64_t *v
 	memcpy(e->data, key, klen);
 	memcpy(entry_val(e), val, (n + 7) & ~(size_t)7);
 	*usable = got;
-	/* Publish point for TSan; lfht's own publication orders it for the CPU. */
-	__atomic_store_n(&e->seq, 0, __ATOMIC_RELEASE);
 	return e;
 }
 
@@ -428,15 +534,26 @@ static void slot_remove(struct stripe *st, uint32_t i)
 	last->u.w.slot = i;
 	st->slots[n] = NULL;
 	__atomic_store_n(&st->n, n, __ATOMIC_RELAXED); /* stats read it unlocked */
+	__atomic_fetch_sub(st->count, 1, __ATOMIC_RELAXED);
 }
 
-/* Unlink e (live, in st) and free it after a grace period. Inside rcu_read_lock, under st->lock. */
-static void entry_remove(struct bw_table *t, struct stripe *st, struct entry *e)
+/* Unlink e (live, in st; link points at it) and free it after a grace period. Under st->lock. */
+static void entry_unlink(struct stripe *st, struct entry **link, struct entry *e)
 {
-	(void)cds_lfht_del(t->ht, &e->node);
+	/* Readers on e still follow e->next, which stays as it is. */
+	__atomic_store_n(link, e->next, __ATOMIC_RELEASE);
 	slot_remove(st, e->u.w.slot);
 	counter_sub(&st->bytes, malloc_usable_size(e));
 	call_rcu(&e->u.rcu, free_entry_rcu);
+}
+
+/* Remove e (live, in st) found through the index, not the chain. Under st->lock. */
+static void entry_remove(struct bw_table *t, struct stripe *st, struct entry *e)
+{
+	uint64_t h = table_hash(t, e->data, e->klen);
+	struct entry **link = find_link(t, h, e->data, e->klen);
+	if (*link == e)
+		entry_unlink(st, link, e);
 }
 
 /* Evict the stalest entry of a sample of st (not empty), never keep (may be NULL). */
@@ -464,25 +581,90 @@ static void evict_one(struct bw_table *t, struct stripe *st, const struct entry 
 	counter_add(&st->evictions, 1);
 }
 
-int bw_table_update(struct bw_table *t, const void *key, size_t klen, bw_time_t now, bw_table_update_fn fn,
-		    void *ctx)
+/* Look at up to budget slots of st from its sweep cursor; remove those dead at now, never keep. */
+static uint32_t sweep_stripe(struct bw_table *t, struct stripe *st, bw_time_t now, uint32_t budget,
+			     const struct entry *keep)
+{
+	uint32_t removed = 0;
+	for (uint32_t k = 0; k < budget && st->n; k++) {
+		if (st->sweep >= st->n)
+			st->sweep = 0;
+		struct entry *e = st->slots[st->sweep];
+		if (e != keep && entry_dead(e, now)) {
+			/* The last slot moves into this one: look at it next. */
+			entry_remove(t, st, e);
+			counter_add(&st->expired, 1);
+			removed++;
+		} else {
+			st->sweep++;
+		}
+	}
+	return removed;
+}
+
+/*
+ * Grow the bucket array 4x, under every writer lock (taken in order; a
+ * writer never holds two). Entries are re-chained in place, which a reader
+ * walking an old chain may see half done: rseq is odd meanwhile, and every
+ * re-chained pointer is stored with release after rseq changed, so a reader
+ * that followed one sees the change and retries its miss. Re-chained entries
+ * only point to re-chained ones, so no walk can loop. The old array goes
+ * after a grace period. O(entries), amortised O(1) per insert.
+ */
+static void bucket_grow(struct bw_table *t)
+{
+	for (uint32_t i = 0; i < t->nstripes; i++)
+		pthread_mutex_lock(&t->stripes[i].lock);
+	struct bucket_arr *old = t->ba;
+	uint64_t cnt = __atomic_load_n(&t->count, __ATOMIC_RELAXED);
+	if (cnt * 2 <= old->n || old->n >= t->max_buckets)
+		goto out; /* another writer grew it first */
+	struct bucket_arr *na = buckets_alloc(BW_MIN(old->n * 4, t->max_buckets));
+	if (!na)
+		goto out; /* stay at this size: longer chains, still right */
+	uint32_t rs = t->rseq;
+	__atomic_store_n(&t->rseq, rs + 1, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < t->nstripes; i++) {
+		struct stripe *st = &t->stripes[i];
+		for (uint32_t j = 0; j < st->n; j++) {
+			struct entry *e = st->slots[j];
+			uint64_t h = table_hash(t, e->data, e->klen);
+			struct entry **head = &na->b[h & na->mask];
+			__atomic_store_n(&e->next, *head, __ATOMIC_RELEASE);
+			*head = e; /* na is not published yet */
+		}
+	}
+	__atomic_store_n(&t->ba, na, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->nbuckets, (uint64_t)na->n, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->rseq, rs + 2, __ATOMIC_RELEASE);
+	call_rcu(&old->rcu, buckets_free_rcu);
+out:
+	for (uint32_t i = t->nstripes; i-- > 0;)
+		pthread_mutex_unlock(&t->stripes[i].lock);
+}
+
+int bw_table_update_until(struct bw_table *t, const void *key, size_t klen, bw_time_t now, bw_table_update_fn fn,
+			  void *ctx, const bw_time_t *expires)
 {
 	if (!t || !fn || klen == 0 || klen > BW_TABLE_KEY_MAX)
 		return BW_EINVAL;
 	uint64_t scratch[BW_TABLE_VALUE_MAX / 8];
 	uint64_t h = table_hash(t, key, klen);
 	struct stripe *st = stripe_of(t, h);
-	struct match_key mk = { key, klen };
-	struct cds_lfht_iter it;
 	int ret;
 
 	rcu_read_lock();
+	const struct bucket_arr *cur_ba = __atomic_load_n(&t->ba, __ATOMIC_ACQUIRE);
+	if (bw_unlikely(__atomic_load_n(&t->count, __ATOMIC_RELAXED) * 2 > cur_ba->n && cur_ba->n < t->max_buckets))
+		bucket_grow(t);
 	pthread_mutex_lock(&st->lock);
 	/* Under the stripe lock nobody else can add, change or remove this key. */
-	cds_lfht_lookup(t->ht, (unsigned long)h, match_entry, &mk, &it);
-	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
-	struct entry *e = node ? caa_container_of(node, struct entry, node) : NULL;
-	ret = fn(ctx, e ? (const void *)entry_val(e) : NULL, e ? e->vlen : 0, scratch, sizeof(scratch));
+	struct entry **link = find_link(t, h, key, klen);
+	struct entry *e = *link;
+	bool dead = e && entry_dead(e, now);
+	/* A dead entry is absent to its writer: the value starts afresh (in the same entry if it fits). */
+	ret = fn(ctx, e && !dead ? (const void *)entry_val(e) : NULL, e && !dead ? e->vlen : 0, scratch,
+		 sizeof(scratch));
 	if (ret <= 0)
 		goto out;
 	if ((size_t)ret > BW_TABLE_VALUE_MAX || ret > UINT16_MAX) {
@@ -494,53 +676,62 @@ int bw_table_update(struct bw_table *t, const void *key, size_t klen, bw_time_t 
 		memset((uint8_t *)scratch + n, 0, 8 - (n & 7));
 
 	struct entry *cur = e; /* the entry holding key's value once written */
+	if (e && dead) {
+		counter_add(&st->expired, 1);
+		counter_add(&st->inserts, 1);
+	} else if (e) {
+		counter_add(&st->updates, 1);
+	}
 	if (e && n <= e->u.w.vcap) {
 		write_value(e, scratch, n);
-		if (now > e->u.w.last_seen)
+		if (dead || now > e->u.w.last_seen)
 			e->u.w.last_seen = now;
-		counter_add(&st->updates, 1);
 	} else if (e) {
 		size_t usable;
-		struct entry *ne = entry_alloc(key, klen, scratch, n, &usable);
+		struct entry *ne = entry_alloc(h, key, klen, scratch, n, &usable);
 		if (!ne) {
 			ret = BW_ENOMEM;
 			goto out;
 		}
-		ne->u.w.last_seen = BW_MAX(now, e->u.w.last_seen);
+		ne->u.w.last_seen = dead ? now : BW_MAX(now, e->u.w.last_seen);
 		ne->u.w.slot = e->u.w.slot;
+		ne->exp_s = e->exp_s;
+		ne->next = e->next;
 		/* Readers see the old entry or the new one, never neither. */
-		if (cds_lfht_replace(t->ht, &it, (unsigned long)h, match_entry, &mk, &ne->node) != 0) {
-			free(ne); /* cannot happen: the key is live under our lock */
-			ret = BW_EINVAL;
-			goto out;
-		}
+		__atomic_store_n(link, ne, __ATOMIC_RELEASE);
 		st->slots[ne->u.w.slot] = ne;
 		cur = ne;
 		counter_add(&st->bytes, usable);
 		counter_sub(&st->bytes, malloc_usable_size(e));
 		call_rcu(&e->u.rcu, free_entry_rcu);
-		counter_add(&st->updates, 1);
 		counter_add(&st->grows, 1);
 	} else {
 		size_t usable;
-		struct entry *ne = entry_alloc(key, klen, scratch, n, &usable);
+		struct entry *ne = entry_alloc(h, key, klen, scratch, n, &usable);
 		if (!ne) {
 			ret = BW_ENOMEM;
 			goto out;
 		}
-		if (st->n >= st->cap)
+		if (st->n >= st->cap && sweep_stripe(t, st, now, SWEEP_PER_UPDATE, NULL) == 0)
 			evict_one(t, st, NULL);
+		/* The eviction may have unlinked our bucket's head: link again from the bucket. */
+		link = &t->ba->b[h & t->ba->mask];
 		ne->u.w.last_seen = now;
 		ne->u.w.slot = st->n;
+		ne->next = *link;
 		st->slots[st->n] = ne;
 		__atomic_store_n(&st->n, st->n + 1, __ATOMIC_RELAXED);
-		cds_lfht_add(t->ht, (unsigned long)h, &ne->node);
+		__atomic_fetch_add(&t->count, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(link, ne, __ATOMIC_RELEASE);
 		counter_add(&st->bytes, usable);
 		counter_add(&st->inserts, 1);
 		cur = ne;
 	}
+	cur->exp_s = expires ? exp_seconds(*expires) : 0;
+	/* Dead entries go a few at a time, in packet time: the table holds what is alive. */
+	(void)sweep_stripe(t, st, now, SWEEP_PER_UPDATE, cur);
 	/* Over the byte budget (a long key, a grown set): make room, O(sample) each. */
-	while (st->byte_cap && counter_get(&st->bytes) > st->byte_cap && st->n > 1)
+	for (uint32_t k = st->n; k > 0 && st->byte_cap && counter_get(&st->bytes) > st->byte_cap && st->n > 1; k--)
 		evict_one(t, st, cur);
 out:
 	pthread_mutex_unlock(&st->lock);
@@ -549,21 +740,24 @@ out:
 	return ret;
 }
 
+int bw_table_update(struct bw_table *t, const void *key, size_t klen, bw_time_t now, bw_table_update_fn fn,
+		    void *ctx)
+{
+	return bw_table_update_until(t, key, klen, now, fn, ctx, NULL);
+}
+
 int bw_table_remove(struct bw_table *t, const void *key, size_t klen)
 {
 	if (!t || klen == 0 || klen > BW_TABLE_KEY_MAX)
 		return BW_ENOENT;
 	uint64_t h = table_hash(t, key, klen);
 	struct stripe *st = stripe_of(t, h);
-	struct match_key mk = { key, klen };
-	struct cds_lfht_iter it;
 	int ret = BW_ENOENT;
 	rcu_read_lock();
 	pthread_mutex_lock(&st->lock);
-	cds_lfht_lookup(t->ht, (unsigned long)h, match_entry, &mk, &it);
-	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
-	if (node) {
-		entry_remove(t, st, caa_container_of(node, struct entry, node));
+	struct entry **link = find_link(t, h, key, klen);
+	if (*link) {
+		entry_unlink(st, link, *link);
 		counter_add(&st->removes, 1);
 		ret = BW_OK;
 	}
@@ -571,6 +765,27 @@ int bw_table_remove(struct bw_table *t, const void *key, size_t klen)
 	rcu_read_unlock();
 	TSAN_READER_DONE();
 	return ret;
+}
+
+size_t bw_table_sweep(struct bw_table *t, bw_time_t now, size_t budget)
+{
+	if (!t || budget == 0)
+		return 0;
+	size_t removed = 0;
+	/* Spread the budget over the stripes, one lock at a time. */
+	uint32_t per = (uint32_t)BW_MAX(budget / t->nstripes, (size_t)1);
+	rcu_read_lock();
+	for (uint32_t i = 0; i < t->nstripes && budget; i++) {
+		struct stripe *st = &t->stripes[i];
+		uint32_t b = (uint32_t)BW_MIN((size_t)per, budget);
+		pthread_mutex_lock(&st->lock);
+		removed += sweep_stripe(t, st, now, b, NULL);
+		pthread_mutex_unlock(&st->lock);
+		budget -= b;
+	}
+	rcu_read_unlock();
+	TSAN_READER_DONE();
+	return removed;
 }
 
 void bw_table_stats(const struct bw_table *t, struct bw_table_stats *out)
@@ -590,9 +805,10 @@ void bw_table_stats(const struct bw_table *t, struct bw_table_stats *out)
 		out->grows += counter_get(&st->grows);
 		out->evictions += counter_get(&st->evictions);
 		out->removes += counter_get(&st->removes);
+		out->expired += counter_get(&st->expired);
 		bytes += counter_get(&st->bytes);
 	}
-	bytes += sizeof(struct cds_lfht_node) * t->buckets; /* the lfht bucket nodes */
+	bytes += sizeof(struct entry *) * __atomic_load_n(&t->nbuckets, __ATOMIC_RELAXED);
 	out->bytes = bytes;
 }
 

@@ -8,24 +8,42 @@
  * never hold a pointer into the table, so they need not know about RCU.
  *
  * Concurrency:
- *  - Lookups are lock-free and write no shared memory: liburcu's lock-free
- *    hash table (cds_lfht, QSBR flavour) finds the entry, and a per-entry
- *    sequence counter (seqlock) lets the reader copy a consistent snapshot
- *    of the value, retrying if a writer was in it meanwhile.
- *  - Writers take one of a few dozen stripe locks (chosen by the key's hash,
- *    so all writes of one key are serialised); readers never take them.
+ *  - Lookups are lock-free and write no shared memory: an array of
+ *    bucket heads leads to a chain of
+ *    entries linked with release stores and walked with acquire loads (an
+ *    RCU hash list, QSBR flavour), and a per-entry sequence counter
+ *    (seqlock) lets the reader copy a consistent snapshot of the value,
+ *    retrying if a writer was in it meanwhile.
+ *  - Writers take one of a few dozen stripe locks (chosen by the key's hash;
+ *    all keys of one bucket share a stripe, so all writes of one key and of
+ *    one chain are serialised); readers never take them.
  *    A value that still fits its entry is rewritten in place (no allocation
- *    per update); a value that grows gets a new entry published with
- *    cds_lfht_replace; the old one is freed with call_rcu.
+ *    per update); a value that grows gets a new entry linked in place of the
+ *    old one; the old one is freed with call_rcu.
  *  - Removed entries are freed after an RCU grace period: a reader inside a
  *    lookup never sees freed memory.
  *
  * Memory: bw_table_new reserves an 8-byte index slot per entry of
- * capacity (calloc: pages are touched as the table fills) and the lfht
- * allocates 16 bytes of bucket per entry as it grows (at most the capacity
- * rounded up to a power of two); each key then costs one allocation (a
- * 40-byte header, the key padded to 8, the value). bw_table_update uses about
- * BW_TABLE_VALUE_MAX bytes of stack, lookups none beyond the caller's buffer.
+ * capacity (calloc: pages are touched as the table fills). The bucket heads
+ * (8 bytes each) start at 4096 and grow 4x whenever the table holds more
+ * than half as many entries, up to two per entry of capacity rounded up to
+ * a power of two: a grow re-chains every entry under all writer locks while
+ * lookups go on (a lookup that misses during one retries). Each key then
+ * costs one allocation (a 40-byte header, the key padded to 8, the value).
+ * bw_table_update uses about BW_TABLE_VALUE_MAX bytes of stack, lookups none
+ * beyond the caller's buffer.
+ *
+ * Expiry (packet time): bw_table_update_until gives an entry a death time.
+ * Once an update's packet time has passed it (by whole seconds), the entry
+ * is dead: the next update of its key sees it as absent (the callback gets
+ * old NULL, the value starts afresh, counted as expired and inserted), and
+ * every update sweeps 2 index slots of its stripe from a cursor, removing
+ * dead entries (counted as expired), so a table's size follows what is
+ * alive, not how long it has run. A new key in a full stripe takes the
+ * room of a dead entry found by the sweep before it evicts a live one.
+ * bw_table_sweep does the same on demand. Lookups do not judge death (they
+ * have no time): a dead entry stays visible until it is swept or rewritten.
+ * Entries written by bw_table_update never die.
  *
  * Bounds: at most `capacity` entries. The capacity is split evenly across
  * the stripes; a new key whose stripe is full evicts the stalest entry of a
@@ -36,10 +54,6 @@
  * keeps its entries' bytes under max_bytes / stripes: an insert or a grow
  * that passes it evicts (the same way, never the entry just written) until
  * it fits again, so long keys cannot stretch a table past its byte budget.
- *
- * Sizing: the lfht starts with a few buckets and grows (liburcu's
- * auto-resize, in its own thread) up to one bucket per entry of capacity,
- * so a large, mostly empty table costs little to create and to free.
  *
  * Threads (QSBR rules; the flavour is private to table.c): every thread that calls any bw_table_* function
  * other than bw_table_new must first call bw_table_thread_register(), and
@@ -82,8 +96,9 @@ struct bw_table_stats {
 	uint64_t grows;     /* updates that needed a bigger entry (copy + replace) */
 	uint64_t evictions; /* entries evicted to make room */
 	uint64_t removes;   /* bw_table_remove() that found the key */
-	uint64_t bytes;     /* entries (allocator sizes), index (8 B/entry of capacity), hash
-			     * buckets (16 B each, capacity rounded up to a power of 2) */
+	uint64_t expired;   /* dead entries removed by a sweep or restarted by an update */
+	uint64_t bytes;     /* entries (allocator sizes), index (8 B/entry of capacity), bucket
+			     * heads (8 B, two per entry of capacity rounded up to a power of 2) */
 	uint64_t max_bytes; /* configured byte cap of the entries (0: none) */
 };
 
@@ -119,9 +134,26 @@ int bw_table_update(struct bw_table *t, const void *key, size_t klen, bw_time_t 
 		    void *ctx);
 
 /*
+ * The same, and the entry's death time becomes *expires (packet time, ns;
+ * 0: never), read after fn returns (so fn may set it through its ctx). A
+ * NULL expires is 0. Whole seconds count: the entry is dead once an update
+ * at a later second than ceil(*expires) comes. Dead entries: see "Expiry".
+ */
+int bw_table_update_until(struct bw_table *t, const void *key, size_t klen, bw_time_t now, bw_table_update_fn fn,
+			  void *ctx, const bw_time_t *expires);
+
+/*
+ * Sweep up to budget index slots (spread over the stripes) and remove the
+ * entries dead at now. Returns how many it removed. Takes each stripe lock
+ * in turn; bounded work.
+ */
+size_t bw_table_sweep(struct bw_table *t, bw_time_t now, size_t budget);
+
+/*
  * Copy the value of key into out (cap bytes). Returns its length, BW_ENOENT
  * if the key is absent, or BW_ELIMIT if cap is smaller than the value (out
- * is then unspecified). Lock-free; never blocks a writer.
+ * is then unspecified). Takes no lock and never blocks a writer; a miss
+ * that meets a bucket grow waits for it to end (Memory, above).
  */
 int bw_table_lookup(struct bw_table *t, const void *key, size_t klen, void *out, size_t cap);
 

@@ -635,6 +635,180 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Every byte value, in the 8-byte steps and in the overlapping tail: only A-Z fold. */
+static void test_name_fold_bytes(void **state)
+{
+	(void)state;
+	struct bw_bindings *b = mk(NULL);
+	struct bw_name_addr out[4];
+	for (int c = 1; c < 256; c++) {
+		char name[16] = "ab?defghijklm?";
+		name[2] = name[13] = (char)c;
+		bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+		char ref[16];
+		for (int i = 0; i < 14; i++) {
+			unsigned char ch = (unsigned char)name[i];
+			ref[i] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+		}
+		struct bw_ip a = ip4(10, 0, 0, (uint8_t)c);
+		assert_true(bw_bind_name_addr(b, ref, 14, &a, 60, 1) >= 0);
+		/* "A" and "a" share a key: the set has c's address among at most two. */
+		int n = bw_lookup_name_addrs_all(b, name, 14, out, 4);
+		bool has = false;
+		for (int i = 0; i < n; i++)
+			has |= out[i].addr.a[3] == c;
+		assert_true(n >= 1 && n <= 2 && has);
+		/* The other case of the byte: the same key for letters only. */
+		char flip[16];
+		memcpy(flip, name, 14);
+		flip[2] = flip[13] = (char)(c ^ 0x20);
+		n = bw_lookup_name_addrs_all(b, flip, 14, out, 4);
+		has = false;
+		for (int i = 0; i < n; i++)
+			has |= out[i].addr.a[3] == c;
+		assert_true(has == letter);
+	}
+	/* Short names (under 8 bytes) fold byte by byte. */
+	struct bw_ip a = ip4(10, 1, 1, 1);
+	assert_true(bw_bind_name_addr(b, N("aZ@[`{"), &a, 60, 1) >= 0);
+	struct bw_name_addr o[2];
+	assert_int_equal(bw_lookup_name_addrs_all(b, N("Az@[`{"), o, 2), 1);
+	assert_int_equal(bw_lookup_name_addrs_all(b, N("az`{@["), o, 2), 0);
+	bw_bindings_free(b);
+}
+
+static void test_expiry(void **state)
+{
+	(void)state;
+	struct bw_bindings *b = mk(NULL);
+	struct bw_bindings_stats st;
+	struct bw_name_addr out[4];
+	struct bw_bound_name bn[4];
+	struct bw_cname_chain ch;
+	struct bw_name_rcode rc;
+	const bw_time_t t0 = 1000 * S, grace = (bw_time_t)BW_BINDINGS_GRACE * S;
+	struct bw_ip a1 = ip4(192, 0, 2, 1), a2 = ip4(192, 0, 2, 2);
+
+	assert_int_equal(bw_bind_name_addr(b, N("a.example"), &a1, 60, t0), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bind_name_cname(b, N("x.example"), N("a.example"), 60, t0), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bind_name_rcode(b, N("a.example"), 0, t0), BW_BIND_NEW_KEY);
+	/* Past the TTL, within the grace: still there for the "seen at all" questions. */
+	bw_time_t late = t0 + 60 * S + grace - S;
+	assert_int_equal(bw_lookup_name_addrs(b, N("a.example"), late, out, 4), 0);
+	assert_int_equal(bw_lookup_name_addrs_all(b, N("a.example"), out, 4), 1);
+	assert_int_equal(bw_follow_cname_chain(b, N("x.example"), late, false, &ch), 1);
+	/* name_rcode has no TTL: it dies the grace after its answer, before the others. */
+	assert_int_equal(bw_bindings_sweep(b, late, 1u << 20), 1);
+	assert_int_equal(bw_lookup_name_rcode(b, N("a.example"), &rc), BW_ENOENT);
+	/* Past TTL + grace: the chain stops at once; a sweep removes the rest. */
+	bw_time_t dead = t0 + 60 * S + grace + 2 * S;
+	assert_int_equal(bw_follow_cname_chain(b, N("x.example"), dead, false, &ch), 0);
+	assert_int_equal(bw_lookup_name_cname(b, N("x.example"), &ch.hop[0]), BW_OK); /* not swept yet */
+	assert_int_equal(bw_bindings_sweep(b, dead, 1u << 20), 3);
+	assert_int_equal(bw_lookup_name_addrs_all(b, N("a.example"), out, 4), 0);
+	assert_int_equal(bw_lookup_addr_names(b, &a1, bn, 4), 0);
+	assert_int_equal(bw_lookup_name_cname(b, N("x.example"), &ch.hop[0]), BW_ENOENT);
+	assert_int_equal(bw_lookup_name_rcode(b, N("a.example"), &rc), BW_ENOENT);
+	bw_bindings_stats(b, &st);
+	assert_int_equal(st.t[BW_BT_NAME_ADDR].expired, 1);
+	assert_int_equal(st.t[BW_BT_ADDR_NAMES].expired, 1);
+	assert_int_equal(st.t[BW_BT_NAME_CNAME].expired, 1);
+	assert_int_equal(st.t[BW_BT_NAME_RCODE].expired, 1);
+
+	/* A dead member goes when its set is rewritten; the entry lives as long as its last member. */
+	struct bw_ip a3 = ip4(192, 0, 2, 3);
+	assert_int_equal(bw_bind_name_addr(b, N("m.example"), &a1, 10, t0), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bind_name_addr(b, N("m.example"), &a3, 100000, t0), BW_BIND_NEW_VALUE);
+	assert_int_equal(bw_bind_name_addr(b, N("m.example"), &a2, 100000, t0 + 10 * S + grace + S), BW_BIND_NEW_VALUE);
+	assert_int_equal(bw_lookup_name_addrs_all(b, N("m.example"), out, 4), 2);
+	assert_int_equal(out[0].addr.a[3], 2);
+	assert_int_equal(out[1].addr.a[3], 3);
+	bw_bindings_stats(b, &st);
+	assert_int_equal(st.member_expired[BW_BT_NAME_ADDR], 1);
+	assert_int_equal(bw_bindings_sweep(b, t0 + 50000 * S, 1u << 20), 1); /* a1's addr_names entry only */
+	assert_int_equal(bw_lookup_name_addrs_all(b, N("m.example"), out, 4), 2);
+	/* Alone, a set whose only member died is a new key. */
+	assert_int_equal(bw_bind_name_addr(b, N("s.example"), &a1, 10, t0), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bind_name_addr(b, N("s.example"), &a2, 10, t0 + 10 * S + grace + S), BW_BIND_NEW_KEY);
+
+	/* A dead entry is new to its next bind: first_seen starts again. */
+	assert_int_equal(bw_bind_name_addr(b, N("r.example"), &a1, 60, t0), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bind_name_addr(b, N("r.example"), &a1, 60, t0 + 30 * S), BW_BIND_SAME);
+	assert_int_equal(bw_bind_name_addr(b, N("r.example"), &a1, 60, dead + 100 * S), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_lookup_name_addrs_all(b, N("r.example"), out, 4), 1);
+	assert_true(out[0].first_seen == dead + 100 * S);
+
+	/* Certificates keep their history whatever the time. */
+	uint8_t c1[32] = { 1 };
+	assert_int_equal(bw_bind_server_cert(b, &a1, 443, N("a.example"), c1, t0, NULL), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bindings_sweep(b, UINT64_MAX / 2, 1u << 20) > 0, true);
+	struct bw_server_cert sc;
+	assert_int_equal(bw_lookup_server_cert(b, &a1, 443, N("a.example"), &sc), BW_OK);
+	bw_bindings_free(b);
+
+	/* no_expiry: DNS bindings stay until evicted. */
+	struct bw_bindings_config c;
+	bw_bindings_config_default(&c);
+	for (int i = 0; i < BW_BT_COUNT; i++)
+		c.entries[i] = 1024;
+	c.no_expiry = true;
+	b = mk(&c);
+	assert_int_equal(bw_bind_name_addr(b, N("a.example"), &a1, 60, t0), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bind_name_rcode(b, N("a.example"), 0, t0), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bindings_sweep(b, UINT64_MAX / 2, 1u << 20), 0);
+	assert_int_equal(bw_lookup_name_addrs_all(b, N("a.example"), out, 4), 1);
+	assert_int_equal(bw_lookup_name_rcode(b, N("a.example"), &rc), BW_OK);
+	bw_bindings_free(b);
+
+	/* A shorter grace. */
+	bw_bindings_config_default(&c);
+	for (int i = 0; i < BW_BT_COUNT; i++)
+		c.entries[i] = 1024;
+	c.expiry_grace = 5;
+	b = mk(&c);
+	assert_int_equal(bw_bind_name_addr(b, N("a.example"), &a1, 60, t0), BW_BIND_NEW_KEY);
+	assert_int_equal(bw_bindings_sweep(b, t0 + 64 * S, 1u << 20), 0);
+	assert_int_equal(bw_bindings_sweep(b, t0 + 67 * S, 1u << 20), 2);
+	bw_bindings_free(b);
+}
+
+/* Binds alone keep a table at about rate x (TTL + grace) entries: no sweep calls here. */
+static void test_expiry_steady(void **state)
+{
+	(void)state;
+	struct bw_bindings_config c;
+	bw_bindings_config_default(&c);
+	for (int i = 0; i < BW_BT_COUNT; i++)
+		c.entries[i] = 65536;
+	c.expiry_grace = 60;
+	c.seed[0] = 7;
+	struct bw_bindings *b = mk(&c);
+	char name[64];
+	/* 100 new names a second, TTL 60 s, for 2 hours of packet time: 720 000 binds. */
+	size_t peak_late = 0;
+	for (uint32_t i = 0; i < 720000; i++) {
+		bw_time_t now = (bw_time_t)i * (S / 100) + S;
+		int n = snprintf(name, sizeof(name), "h%u.example", i);
+		struct bw_ip a = ip4(10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i);
+		assert_true(bw_bind_name_addr(b, name, (size_t)n, &a, 60, now) >= 0);
+		if (i > 360000 && (i & 1023) == 0) {
+			struct bw_bindings_stats st;
+			bw_bindings_stats(b, &st);
+			peak_late = BW_MAX(peak_late, (size_t)st.t[BW_BT_NAME_ADDR].entries);
+		}
+		if ((i & 255) == 0)
+			bw_bindings_quiescent();
+	}
+	struct bw_bindings_stats st;
+	bw_bindings_stats(b, &st);
+	/* Alive at any time: 100/s x 121 s = 12 100; the sweep lags by a bounded share. */
+	assert_true(peak_late >= 12000);
+	assert_true(peak_late < 24200);
+	assert_int_equal(st.t[BW_BT_NAME_ADDR].evictions, 0);
+	assert_true(st.t[BW_BT_NAME_ADDR].expired > 690000);
+	bw_bindings_free(b);
+}
+
 static void test_concurrent(void **state)
 {
 	(void)state;
@@ -693,7 +867,8 @@ int main(void)
 		cmocka_unit_test(test_set_bytes),     cmocka_unit_test(test_cname),
 		cmocka_unit_test(test_rcode),	      cmocka_unit_test(test_certs),
 		cmocka_unit_test(test_eviction),      cmocka_unit_test(test_concurrent),
-		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_budget),	      cmocka_unit_test(test_name_fold_bytes),
+		cmocka_unit_test(test_expiry),	      cmocka_unit_test(test_expiry_steady),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -305,6 +305,156 @@ static void test_large_lazy(void **state)
 	bw_table_free(t);
 }
 
+static int put_until(struct bw_table *t, const char *key, bw_time_t now, bw_time_t dies, struct put *p)
+{
+	static const uint8_t v[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	*p = (struct put){ v, sizeof(v), true, 0, false };
+	return bw_table_update_until(t, key, strlen(key), now, put_fn, p, &dies);
+}
+
+static void test_expiry(void **state)
+{
+	(void)state;
+	struct bw_table *t = mk(64, 1, 0);
+	assert_non_null(t);
+	struct put p;
+	uint8_t out[16];
+	struct bw_table_stats st;
+
+	/* Dead only once an update's second is past the death second (rounded up). */
+	assert_int_equal(put_until(t, "a", 1 * BW_NSEC_PER_SEC, 10 * BW_NSEC_PER_SEC + 1, &p), 8);
+	assert_int_equal(put_until(t, "b", 11 * BW_NSEC_PER_SEC, 0, &p), 8);
+	assert_int_equal(bw_table_lookup(t, "a", 1, out, sizeof(out)), 8); /* 11 s: not past 11 */
+	assert_int_equal(put_until(t, "c", 12 * BW_NSEC_PER_SEC, 0, &p), 8);
+	/* The sweep (2 slots a write, from a cursor over 3 entries) has reached "a" by now. */
+	assert_int_equal(put_until(t, "d", 12 * BW_NSEC_PER_SEC, 0, &p), 8);
+	assert_int_equal(bw_table_lookup(t, "a", 1, out, sizeof(out)), BW_ENOENT);
+	bw_table_stats(t, &st);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.entries, 3);
+	assert_int_equal(st.evictions, 0);
+
+	/* A dead entry is absent to its next writer: the callback gets no old value. */
+	assert_int_equal(put_until(t, "e", 12 * BW_NSEC_PER_SEC, 20 * BW_NSEC_PER_SEC, &p), 8);
+	assert_false(p.had);
+	assert_int_equal(put_until(t, "e", 15 * BW_NSEC_PER_SEC, 20 * BW_NSEC_PER_SEC, &p), 8);
+	assert_true(p.had); /* alive: the old value is there */
+	assert_int_equal(put_until(t, "e", 21 * BW_NSEC_PER_SEC, 30 * BW_NSEC_PER_SEC, &p), 8);
+	assert_false(p.had); /* dead at 21 s: starts afresh, and lives to 30 s */
+	bw_table_stats(t, &st);
+	assert_int_equal(st.expired, 2);
+	assert_int_equal(bw_table_lookup(t, "e", 1, out, sizeof(out)), 8);
+
+	/* bw_table_update's entries never die; bw_table_sweep removes every dead one. */
+	assert_int_equal(put(t, "never", "x", 1, 1), 1);
+	char key[16];
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(put_until(t, key, 22 * BW_NSEC_PER_SEC, 40 * BW_NSEC_PER_SEC, &p), 8);
+	}
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, 45);
+	assert_int_equal(bw_table_sweep(t, 30 * BW_NSEC_PER_SEC, 1000), 0); /* 30 s: "e" not past */
+	/* All but b, c, d (death time 0) and "never" (bw_table_update) die. */
+	assert_int_equal(bw_table_sweep(t, UINT64_MAX, 1000), 41);
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, 4);
+	assert_int_equal(bw_table_lookup(t, "b", 1, out, sizeof(out)), 8);
+	assert_int_equal(bw_table_lookup(t, "never", 5, out, sizeof(out)), 1);
+	assert_int_equal(bw_table_sweep(t, UINT64_MAX, 0), 0);
+	assert_int_equal(bw_table_sweep(NULL, UINT64_MAX, 10), 0);
+	bw_table_free(t);
+
+	/* A new key in a full stripe takes a dead entry's room before it evicts a live one. */
+	t = mk(4, 1, 0);
+	assert_non_null(t);
+	assert_int_equal(put_until(t, "k1", 1 * BW_NSEC_PER_SEC, 5 * BW_NSEC_PER_SEC, &p), 8);
+	assert_int_equal(put_until(t, "k2", 2 * BW_NSEC_PER_SEC, 0, &p), 8);
+	assert_int_equal(put_until(t, "k3", 3 * BW_NSEC_PER_SEC, 0, &p), 8);
+	assert_int_equal(put_until(t, "k4", 4 * BW_NSEC_PER_SEC, 0, &p), 8);
+	assert_int_equal(put_until(t, "k5", 9 * BW_NSEC_PER_SEC, 0, &p), 8);
+	assert_int_equal(bw_table_lookup(t, "k1", 2, out, sizeof(out)), BW_ENOENT);
+	assert_int_equal(bw_table_lookup(t, "k2", 2, out, sizeof(out)), 8);
+	assert_int_equal(bw_table_lookup(t, "k5", 2, out, sizeof(out)), 8);
+	bw_table_stats(t, &st);
+	assert_int_equal(st.expired + st.evictions, 1);
+	assert_int_equal(st.entries, 4);
+	bw_table_free(t);
+}
+
+/* Readers of keys that stay must never miss them while the bucket array grows under them. */
+struct grow_reader {
+	struct bw_table *t;
+	int *stop;
+	uint64_t lookups, misses;
+};
+
+#define GROW_STABLE 512
+
+static void *grow_reader_main(void *arg)
+{
+	struct grow_reader *r = arg;
+	char key[32];
+	uint8_t out[16];
+	bw_table_thread_register();
+	for (uint32_t i = 0; !__atomic_load_n(r->stop, __ATOMIC_ACQUIRE); i++) {
+		int n = snprintf(key, sizeof(key), "stable-%u", i % GROW_STABLE);
+		if (bw_table_lookup(r->t, key, (size_t)n, out, sizeof(out)) != 1)
+			r->misses++;
+		r->lookups++;
+		if ((i & 63) == 0)
+			bw_table_quiescent();
+	}
+	bw_table_thread_offline();
+	bw_table_thread_unregister();
+	return NULL;
+}
+
+static void test_grow_under_readers(void **state)
+{
+	(void)state;
+	struct bw_table *t = mk(300000, 0, 0); /* 64 stripes; buckets 4096 -> ... -> 1 Mi */
+	assert_non_null(t);
+	char key[32];
+	for (uint32_t i = 0; i < GROW_STABLE; i++) {
+		snprintf(key, sizeof(key), "stable-%u", i);
+		assert_int_equal(put(t, key, "s", 1, 1), 1);
+	}
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	uint64_t bytes0 = st.bytes;
+	int stop = 0;
+	struct grow_reader r[2] = { { t, &stop, 0, 0 }, { t, &stop, 0, 0 } };
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, grow_reader_main, &r[i]), 0);
+	for (uint32_t i = 0; i < 200000; i++) {
+		snprintf(key, sizeof(key), "grow-%u", i);
+		assert_int_equal(put(t, key, "g", 1, 2), 1);
+		if ((i & 63) == 0)
+			bw_table_quiescent();
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	bw_table_thread_offline();
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	bw_table_thread_online();
+	print_message("# grow: readers %llu + %llu lookups, %llu misses\n", (unsigned long long)r[0].lookups,
+		      (unsigned long long)r[1].lookups, (unsigned long long)(r[0].misses + r[1].misses));
+	assert_int_equal(r[0].misses + r[1].misses, 0);
+	assert_true(r[0].lookups + r[1].lookups > 0);
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, 200000 + GROW_STABLE);
+	/* The array grew with the entries: 4 Ki buckets at first, 1 Mi (8 MiB) at the end. */
+	assert_true(bytes0 < st.bytes - 8u * 1024 * 1024 + 8u * 4096 + 1);
+	uint8_t out[4];
+	for (uint32_t i = 0; i < 200000; i += 997) {
+		int n = snprintf(key, sizeof(key), "grow-%u", i);
+		assert_int_equal(bw_table_lookup(t, key, (size_t)n, out, sizeof(out)), 1);
+	}
+	bw_table_free(t);
+}
+
 static void test_many_stripes(void **state)
 {
 	(void)state;
@@ -513,7 +663,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),	     cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_grow),	     cmocka_unit_test(test_evict_exact),
-		cmocka_unit_test(test_evict_sampled), cmocka_unit_test(test_many_stripes),
+		cmocka_unit_test(test_evict_sampled), cmocka_unit_test(test_many_stripes), cmocka_unit_test(test_expiry), cmocka_unit_test(test_grow_under_readers),
 		cmocka_unit_test(test_free_other_thread), cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_byte_cap), cmocka_unit_test(test_large_lazy),
 	};
