@@ -20,6 +20,12 @@
  * has no say over them anyway. The decoder owns two reassembly buffers so
  * that a datagram rebuilt inside a tunnel whose outer packet was itself
  * rebuilt does not overwrite the bytes it is being rebuilt from.
+ *
+ * The finished-flow set (offline bypass, decode.h) sits between the header
+ * decode and the duplicate filter because the filter's hash and its cache
+ * miss were most of what a bulk segment cost: a segment of a flow the worker
+ * is done with now costs the decode and one lookup in a small table of
+ * cache-line slots that stays in L2.
  */
 #include "decode.h"
 
@@ -75,7 +81,24 @@ struct bw_decoder {
 	struct bw_ipfrag *frag;
 	struct bw_pktdedup *dedup;
 	uint8_t *rbuf[2];
+	struct bypass_slot *bypass; /* bypass_sets * BYPASS_WAYS slots; NULL: off */
+	uint32_t bypass_mask;       /* sets - 1 */
+	uint32_t bypass_used;       /* slots holding a flow: 0 skips the lookup */
+	bw_time_t now;              /* latest frame time, for bypass_idle */
 };
+
+/*
+ * One finished flow of the offline bypass: the whole flow key (so a match is
+ * exact) and the time of its latest segment, in one cache line. An empty
+ * slot has key.proto 0.
+ */
+#define BYPASS_WAYS 2
+struct bypass_slot {
+	struct bw_flow_key key;
+	bw_time_t last;
+	uint8_t pad[64 - sizeof(struct bw_flow_key) - sizeof(bw_time_t)];
+};
+_Static_assert(sizeof(struct bypass_slot) == 64, "a bypass slot is one cache line");
 
 /* Per-frame state. */
 struct dctx {
@@ -1009,6 +1032,8 @@ void bw_decode_config_default(struct bw_decode_config *c)
 	c->frag_timeout = 30 * BW_NSEC_PER_SEC;
 	c->dedup_window = 50 * BW_NSEC_PER_MSEC;
 	c->dedup_slots = 65536;
+	c->bypass_slots = 2048;
+	c->bypass_idle = 120 * BW_NSEC_PER_SEC;
 }
 
 struct bw_decoder *bw_decoder_new(const struct bw_decode_config *c, struct bw_anomalies *anomalies)
@@ -1039,6 +1064,17 @@ struct bw_decoder *bw_decoder_new(const struct bw_decode_config *c, struct bw_an
 		if (!d->rbuf[i])
 			goto fail;
 	}
+	if (d->cfg.bypass_slots) {
+		uint32_t sets = 1;
+		while (sets * BYPASS_WAYS < d->cfg.bypass_slots && sets < (1u << 20))
+			sets <<= 1;
+		size_t n = (size_t)sets * BYPASS_WAYS * sizeof(struct bypass_slot);
+		d->bypass = aligned_alloc(64, n);
+		if (!d->bypass)
+			goto fail;
+		memset(d->bypass, 0, n);
+		d->bypass_mask = sets - 1;
+	}
 	return d;
 fail:
 	bw_decoder_free(d);
@@ -1053,6 +1089,7 @@ void bw_decoder_free(struct bw_decoder *d)
 	bw_pktdedup_free(d->dedup);
 	free(d->rbuf[0]);
 	free(d->rbuf[1]);
+	free(d->bypass);
 	free(d);
 }
 
@@ -1063,6 +1100,126 @@ void bw_decoder_input_start(struct bw_decoder *d)
 }
 
 const struct bw_decode_stats *bw_decoder_stats(const struct bw_decoder *d) { return &d->st; }
+
+/* ---- offline bypass ------------------------------------------------- */
+
+/*
+ * Set index of a flow key. Not SipHash: this runs for every TCP segment and
+ * must cost less than the filter it saves. A crafted collision can only push
+ * a flow out of the set (the normal path again), never match a wrong one.
+ */
+static inline uint32_t bypass_set(const struct bw_decoder *d, const struct bw_flow_key *k)
+{
+	uint64_t w[sizeof(*k) / 8];
+	memcpy(w, k, sizeof(w));
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+	for (size_t i = 0; i < sizeof(w) / 8; i++)
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
+	h ^= h >> 29;
+	return (uint32_t)h & d->bypass_mask;
+}
+
+static inline bool bypass_key_eq(const struct bw_flow_key *a, const struct bw_flow_key *b)
+{
+	uint64_t x[sizeof(*a) / 8], y[sizeof(*b) / 8], diff = 0;
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	for (size_t i = 0; i < sizeof(x) / 8; i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}
+_Static_assert(sizeof(struct bw_flow_key) % 8 == 0, "the flow key is compared as 64-bit words");
+
+/* Field by field into a zeroed key: slots are compared as bytes, and the
+ * caller's padding need not be zero. */
+static void bypass_key_norm(const struct bw_flow_key *key, struct bw_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->lo = key->lo;
+	k->hi = key->hi;
+	k->lo_port = key->lo_port;
+	k->hi_port = key->hi_port;
+	k->proto = key->proto;
+	k->vlan = key->vlan;
+}
+
+static void bypass_clear(struct bw_decoder *d, struct bypass_slot *s)
+{
+	memset(s, 0, sizeof(*s));
+	d->bypass_used--;
+}
+
+void bw_decoder_bypass_add(struct bw_decoder *d, const struct bw_flow_key *key, bw_time_t ts)
+{
+	if (!d || !d->bypass || !key || key->proto != IPP_TCP)
+		return;
+	/* Times are on the decoder's clock (the latest frame time), as the
+	 * TCP table's are on its own: a file older than the one before it
+	 * must not make entries look stale, or fresh. */
+	if (ts > d->now)
+		d->now = ts;
+	ts = d->now;
+	struct bw_flow_key k;
+	bypass_key_norm(key, &k);
+	struct bypass_slot *set = d->bypass + (size_t)bypass_set(d, &k) * BYPASS_WAYS;
+	for (int i = 0; i < BYPASS_WAYS; i++) {
+		if (set[i].key.proto && bypass_key_eq(&set[i].key, &k)) {
+			if (ts > set[i].last)
+				set[i].last = ts;
+			return;
+		}
+	}
+	/* An empty slot, else the one whose flow was heard from longest ago. */
+	struct bypass_slot *victim = &set[0];
+	for (int i = 0; i < BYPASS_WAYS; i++) {
+		if (!set[i].key.proto) {
+			victim = &set[i];
+			break;
+		}
+		if (set[i].last < victim->last)
+			victim = &set[i];
+	}
+	if (!victim->key.proto)
+		d->bypass_used++;
+	else
+		d->st.bypass_evicted++;
+	memcpy(&victim->key, &k, sizeof(k));
+	victim->last = ts;
+}
+
+void bw_decoder_bypass_del(struct bw_decoder *d, const struct bw_flow_key *key)
+{
+	if (!d || !d->bypass_used || !key || key->proto != IPP_TCP)
+		return;
+	struct bw_flow_key k;
+	bypass_key_norm(key, &k);
+	struct bypass_slot *set = d->bypass + (size_t)bypass_set(d, &k) * BYPASS_WAYS;
+	for (int i = 0; i < BYPASS_WAYS; i++)
+		if (set[i].key.proto && bypass_key_eq(&set[i].key, &k))
+			bypass_clear(d, &set[i]);
+}
+
+/* True if p (a decoded TCP segment) belongs to a finished flow and carries no SYN, FIN or RST. */
+static bool bypass_hit(struct bw_decoder *d, const struct bw_packet *p)
+{
+	struct bw_flow_key key;
+	bw_flow_key_make(p, &key, NULL);
+	struct bypass_slot *set = d->bypass + (size_t)bypass_set(d, &key) * BYPASS_WAYS;
+	struct bypass_slot *s = NULL;
+	for (int i = 0; i < BYPASS_WAYS && !s; i++)
+		if (set[i].key.proto && bypass_key_eq(&set[i].key, &key))
+			s = &set[i];
+	if (!s)
+		return false;
+	/* Silent this long: the TCP table has let the flow go too, and what
+	 * comes now must meet it as a new flow. */
+	if (d->now - s->last > d->cfg.bypass_idle) {
+		bypass_clear(d, s);
+		return false;
+	}
+	s->last = d->now;
+	return !(p->tcp_flags & (BW_TCP_SYN | BW_TCP_FIN | BW_TCP_RST));
+}
 
 #define DEDUP_TCP_PREFIX 64 /* TCP payload bytes the duplicate filter hashes */
 
@@ -1110,6 +1267,8 @@ int bw_decode_frame(struct bw_decoder *d, int linktype, const uint8_t *frame, ui
 	out->wire_len = wire_len;
 	out->cap_len = cap_len;
 	d->st.frames++;
+	if (ts > d->now)
+		d->now = ts;
 	bw_ipfrag_expire(d->frag, ts);
 
 	struct dctx c = {.d = d, .p = out, .cut = wire_len > cap_len};
@@ -1134,6 +1293,13 @@ int bw_decode_frame(struct bw_decoder *d, int linktype, const uint8_t *frame, ui
 	d->st.frag_evicted = bw_ipfrag_stats(d->frag)->evicted;
 	if (r != BW_OK)
 		return r;
+	/* Before the duplicate filter: its hash and its cache miss are most of
+	 * what a bulk segment costs, and a copy of a bypassed segment is
+	 * bypassed too, so the filter need not remember it. */
+	if (d->bypass_used && out->proto == IPP_TCP && bypass_hit(d, out)) {
+		d->st.bypassed++;
+		return BW_DECODE_BYPASSED;
+	}
 	if (d->dedup && bw_pktdedup_seen(d->dedup, dedup_hash(&c), ts)) {
 		d->st.duplicates++;
 		return BW_ELIMIT;

@@ -122,6 +122,8 @@ struct bw_decode_config {
 	bw_time_t frag_timeout;     /* packet time after which an incomplete datagram is dropped (default 30 s) */
 	bw_time_t dedup_window;     /* duplicates within this much packet time are dropped (default 50 ms; 0 = off) */
 	uint32_t dedup_slots;       /* size of the duplicate filter (default 65536) */
+	uint32_t bypass_slots;      /* finished-flow set (bw_decoder_bypass_add; default 2048; 0 = off) */
+	bw_time_t bypass_idle;      /* a set entry without a packet for this long is dropped (default 120 s) */
 };
 
 /* True if bw_decode_frame() understands this link type. */
@@ -136,6 +138,8 @@ struct bw_decode_stats {
 	uint64_t vlan, mpls, tunneled;
 	uint64_t frag_fragments, frag_reassembled, frag_evicted;
 	uint64_t duplicates;
+	uint64_t bypassed;       /* TCP segments of finished flows not delivered (BW_DECODE_BYPASSED) */
+	uint64_t bypass_evicted; /* finished flows pushed out of the full bypass set (their segments go through again) */
 };
 
 struct bw_decoder;
@@ -179,6 +183,37 @@ void bw_decoder_input_start(struct bw_decoder *d);
  */
 int bw_decode_frame(struct bw_decoder *d, int linktype, const uint8_t *frame, uint32_t cap_len,
 		    uint32_t wire_len, bw_time_t ts, struct bw_packet *out);
+
+/*
+ * Returned by bw_decode_frame() (a positive value, so "rc != BW_OK" callers
+ * skip the packet) for a TCP segment of a flow in the finished-flow set:
+ * out holds the decoded headers, but the packet was neither checked against
+ * nor entered in the duplicate filter.
+ */
+#define BW_DECODE_BYPASSED 2
+
+/*
+ * Offline bypass: the user-space twin of the live capture's kernel bypass.
+ * The caller adds a TCP flow it needs no more bytes of (key as made by
+ * bw_flow_key_make; ts its current packet time). From then on, a segment of
+ * that flow (same addresses, ports and innermost VLAN) without SYN, FIN or
+ * RST is returned as BW_DECODE_BYPASSED right after the header decode,
+ * before the duplicate filter's hash and lookup. A segment with SYN, FIN or
+ * RST is still delivered (the TCP table must see its flow close or restart):
+ * when a pure SYN starts a new connection on the tuple, the caller removes
+ * the entry with bw_decoder_bypass_del() before the next segment, so the new
+ * connection's bytes are not hidden.
+ * Every segment of the flow refreshes the entry's time; an entry without one
+ * for bypass_idle is removed when next found. Entry times are the latest
+ * frame time seen (ts if later), as the TCP table keeps its flows' times, so
+ * a file older than the one before it does not age the entries. The set is small and fixed (2-way sets of 64-byte entries, the
+ * older replaced): a flow pushed out only costs the normal path again, and
+ * an entry is a full-key match, never a false positive. A no-op if
+ * bypass_slots is 0 or key is not TCP.
+ */
+void bw_decoder_bypass_add(struct bw_decoder *d, const struct bw_flow_key *key, bw_time_t ts);
+/* Remove the flow from the set (no-op if it is not there). */
+void bw_decoder_bypass_del(struct bw_decoder *d, const struct bw_flow_key *key);
 
 /* Canonical flow key of a decoded packet; *dir (if dir is not NULL) is 0 if src is lo, 1 otherwise. */
 void bw_flow_key_make(const struct bw_packet *p, struct bw_flow_key *key, int *dir);

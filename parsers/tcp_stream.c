@@ -652,6 +652,16 @@ static struct bw_tcp_flow *lookup(struct bw_tcp_table *t, const struct bw_flow_k
 	return NULL;
 }
 
+const struct bw_tcp_flow *bw_tcp_table_find(struct bw_tcp_table *t, const struct bw_packet *p)
+{
+	if (!t || !p || p->proto != IPPROTO_TCP)
+		return NULL;
+	struct bw_flow_key key;
+	int dir;
+	bw_flow_key_make(p, &key, &dir);
+	return lookup(t, &key, bw_flow_key_hash(&key));
+}
+
 /* Unhash, unlist and return to the free list. The consumer must be closed already. */
 static void flow_free(struct bw_tcp_table *t, struct bw_tcp_flow *f)
 {

@@ -175,6 +175,9 @@ int bw_tcp_flow_client_dir(const struct bw_tcp_flow *f);
 void bw_tcp_flow_done(struct bw_tcp_flow *f);
 bool bw_tcp_flow_is_done(const struct bw_tcp_flow *f);
 
+/* The flow packet p belongs to, or NULL (no side effects: no expiry, no move). */
+const struct bw_tcp_flow *bw_tcp_table_find(struct bw_tcp_table *t, const struct bw_packet *p);
+
 /*
  * Valid during on_data for direction dir: the TCP sequence number of data[0],
  * and its offset in the direction's stream (bytes since the stream start,

@@ -120,6 +120,9 @@ static void usage(FILE *fp)
 		"      --dns-port LIST    UDP/TCP ports parsed as DNS (default 53,5353)\n"
 		"      --dedup-window MS  drop exact duplicate packets seen within MS ms of\n"
 		"                         packet time (default 50; 0 disables)\n"
+		"      --no-bypass        decode every segment of a TCP flow already finished\n"
+		"                         with (default: its bulk segments skip the duplicate\n"
+		"                         filter and the TCP table; for testing)\n"
 		"      --tcp-stream-cap B bytes buffered per TCP direction (default 262144)\n"
 		"      --tcp-memcap B     bytes buffered over all TCP streams (default: from\n"
 		"                         --max-memory, 161 MB per worker at 1024)\n"
@@ -370,7 +373,7 @@ enum {
 	OPT_READER = 256, OPT_DNS_RAW, OPT_DNS_PORT, OPT_DEDUP, OPT_TCP_CAP, OPT_TCP_MEMCAP, OPT_TCP_FLOWS,
 	OPT_FRAG_MEMCAP, OPT_NO_PROGRESS, OPT_CA_FILE, OPT_JUDGE_TIME, OPT_NO_TLS, OPT_WORKERS, OPT_DATA_DIR,
 	OPT_CAPTURE, OPT_XDP_MODE, OPT_FILTER, OPT_NO_BPF, OPT_RING_MB, OPT_BLOCK_KB, OPT_STATS_INTERVAL, OPT_USER, OPT_MAX_MEMORY,
-	OPT_NO_SECCOMP,
+	OPT_NO_SECCOMP, OPT_NO_BYPASS,
 };
 
 #define MAX_CA_FILES 64
@@ -394,6 +397,7 @@ int main(int argc, char **argv)
 		{ "data-dir", required_argument, NULL, OPT_DATA_DIR },
 		{ "judge-time", required_argument, NULL, OPT_JUDGE_TIME },
 		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
+		{ "no-bypass", no_argument, NULL, OPT_NO_BYPASS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
@@ -532,6 +536,7 @@ int main(int argc, char **argv)
 				goto bad_value;
 			break;
 		case OPT_NO_TLS: cfg.tls_off = true; break;
+		case OPT_NO_BYPASS: cfg.decode.bypass_slots = 0; break;
 		case 'c': policy_path = optarg; break;
 		case OPT_DATA_DIR: data_dir = optarg; break;
 		case OPT_WORKERS:

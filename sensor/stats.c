@@ -56,6 +56,8 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "mpls", d->mpls);
 	bw_json_u64(j, "tunneled", d->tunneled);
 	bw_json_u64(j, "duplicates_dropped", d->duplicates);
+	bw_json_u64(j, "bypassed", d->bypassed);
+	bw_json_u64(j, "bypass_evicted", d->bypass_evicted);
 	bw_json_obj_end(j);
 
 	bw_json_obj_begin(j, "dns");
@@ -179,6 +181,8 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 			bw_json_u64(j, "max_bytes", ts->max_bytes);
 			bw_json_u64(j, "inserts", ts->inserts);
 			bw_json_u64(j, "evictions", ts->evictions);
+			bw_json_u64(j, "expired", ts->expired);
+			bw_json_u64(j, "member_expired", bs.member_expired[i]);
 			bw_json_u64(j, "set_drops", bs.set_drops[i]);
 			bw_json_obj_end(j);
 		}

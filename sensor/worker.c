@@ -162,6 +162,8 @@ struct bw_worker *bw_worker_new(const struct bw_worker_config *c, struct bw_outp
 		return NULL;
 	w->cfg = *c;
 	w->out = out;
+	if (w->cfg.tcp.idle_timeout)
+		w->cfg.decode.bypass_idle = w->cfg.tcp.idle_timeout; /* a set entry lives as long as its TCP flow would */
 	w->dec = bw_decoder_new(&w->cfg.decode, &w->an);
 	w->tcp = bw_tcp_table_new(&w->cfg.tcp, classify_tcp, w, &w->an);
 	w->msg = malloc(sizeof(*w->msg));
@@ -225,10 +227,13 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 		w->st.last_ts = fr->ts;
 
 	int rc = bw_decode_frame(w->dec, fr->linktype, fr->data, fr->cap_len, fr->wire_len, fr->ts, &p);
-	if (rc != BW_OK)
+	if (rc == BW_DECODE_BYPASSED) {
+		/* The TCP table would only have noted the time (and expired
+		 * other flows by it): do that, at the cost of no lookup. */
+		bw_tcp_table_expire(w->tcp, fr->ts);
+	} else if (rc != BW_OK) {
 		return;
-
-	if (p.proto == IPPROTO_UDP) {
+	} else if (p.proto == IPPROTO_UDP) {
 		if (is_dns_port(w, p.sport) || is_dns_port(w, p.dport)) {
 			struct bw_obs_meta meta;
 			meta_from_packet(w, &p, &meta);
@@ -239,6 +244,26 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 		}
 	} else if (p.proto == IPPROTO_TCP) {
 		bw_tcp_table_segment(w->tcp, &p);
+		/* The kernel filter forgets a bypassed flow at any pure SYN (it cannot
+		 * tell a retransmitted or duplicated SYN from a new connection); if
+		 * this one left the flow as it was (done), bypass it again, or the
+		 * rest of the flow would reach user space for nothing. */
+		if (w->cfg.flow_done && (p.tcp_flags & (BW_TCP_SYN | BW_TCP_ACK)) == BW_TCP_SYN) {
+			const struct bw_tcp_flow *tf = bw_tcp_table_find(w->tcp, &p);
+			if (tf && bw_tcp_flow_is_done(tf)) /* counted with the other bypass calls */
+				w->cfg.flow_done(w->cfg.flow_done_ctx, bw_tcp_flow_key(tf));
+		}
+		/* The decoder's bypass set keeps the tuple through a SYN that left
+		 * its flow done (a copy, a retransmission); a SYN that started a
+		 * new connection takes it out, before that connection's bytes. */
+		if ((p.tcp_flags & (BW_TCP_SYN | BW_TCP_ACK)) == BW_TCP_SYN) {
+			const struct bw_tcp_flow *nf = bw_tcp_table_find(w->tcp, &p);
+			if (!nf || !bw_tcp_flow_is_done(nf)) {
+				struct bw_flow_key k;
+				bw_flow_key_make(&p, &k, NULL);
+				bw_decoder_bypass_del(w->dec, &k);
+			}
+		}
 	}
 	if (bw_unlikely(w->fetch != NULL) && (w->st.frames & 63) == 0)
 		bw_worker_tls_fetch_poll(w);

@@ -255,15 +255,32 @@ static void tls_flow_emit(struct bw_worker *w, struct tls_flow *tf, struct bw_tc
 	emit_handshake(w, &v, tf->tls->cert_visible ? &tf->tls->server_certs : NULL, &meta);
 }
 
+/* Has direction dir's stream begun (SYN or data seen)? A stream that has not
+ * begun sits at sequence 0, offset 0; one that begun at sequence 0 is taken
+ * for not begun, which only costs the bypass. */
+static bool stream_begun(const struct bw_tcp_flow *f, int dir)
+{
+	return bw_tcp_flow_data_seq(f, dir) != 0 || bw_tcp_flow_data_offset(f, dir) != 0;
+}
+
 /* Stop carrying the flow: the reassembler drops it, and a live capture may
- * drop the rest of it in the kernel (the worker's flow_done hook). */
-static void flow_done(struct bw_worker *w, struct bw_tcp_flow *f)
+ * drop the rest of it in the kernel (the worker's flow_done hook). The
+ * decoder's bypass set (decode.h) takes it too when skipping its bulk
+ * segments cannot change an event: closing the flow must write nothing
+ * (its event is out, or there is none), since a bypassed segment does not
+ * refresh the flow in the TCP table; and both streams must have begun,
+ * since the table's port-reuse test for a later SYN looks at whether data
+ * started a stream. */
+static void flow_done(struct bw_worker *w, struct tls_flow *tf, struct bw_tcp_flow *f)
 {
 	if (bw_tcp_flow_is_done(f))
 		return;
 	bw_tcp_flow_done(f);
 	if (w->cfg.flow_done)
 		w->cfg.flow_done(w->cfg.flow_done_ctx, bw_tcp_flow_key(f));
+	bool silent = tf->emitted || !tf->tls || !(tf->tls->saw_client_hello || tf->tls->saw_server_hello);
+	if (silent && stream_begun(f, 0) && stream_begun(f, 1))
+		bw_decoder_bypass_add(w->dec, bw_tcp_flow_key(f), w->cur_ts);
 }
 
 static void tls_flow_maybe_done(struct bw_worker *w, struct tls_flow *tf, struct bw_tcp_flow *f,
@@ -274,7 +291,7 @@ static void tls_flow_maybe_done(struct bw_worker *w, struct tls_flow *tf, struct
 	if (tf->tls && (bw_tls_conn_done(tf->tls) || (sdir >= 0 && tf->finished[sdir] && tf->tls->saw_server_hello)))
 		tls_flow_emit(w, tf, f, pkt);
 	if ((tf->finished[0] && tf->finished[1]) || (tf->tls && bw_tls_conn_done(tf->tls)))
-		flow_done(w, f);
+		flow_done(w, tf, f);
 }
 
 static int tls_on_data(void *app, struct bw_tcp_flow *f, int dir, const uint8_t *data, size_t len, size_t *need,
@@ -334,7 +351,7 @@ static int tls_on_data(void *app, struct bw_tcp_flow *f, int dir, const uint8_t 
 		tf->tls = malloc(sizeof(*tf->tls));
 		if (!tf->tls) {
 			tf->finished[0] = tf->finished[1] = true;
-			flow_done(w, f);
+			flow_done(w, tf, f);
 			return BW_ENOTSUP;
 		}
 		bw_tls_conn_init(tf->tls, &w->cfg.tls);

@@ -1549,6 +1549,221 @@ static void test_dedup_off(void **state)
 	bw_decoder_free(NULL);
 }
 
+/* ---- offline bypass (finished-flow set) ------------------------------ */
+
+/* A TCP segment A:sport -> B:dport in VLAN vid (0: untagged), Ethernet. */
+static void build_tcp4(struct pk *p, uint32_t a, uint32_t b, uint16_t sport, uint16_t dport, uint32_t seq,
+		       uint8_t flags, size_t n, uint16_t vid)
+{
+	pk_init(p);
+	pk_payload(p, n, (uint8_t)seq);
+	push_tcp(p, sport, dport, seq, 1, flags, 0);
+	push_ip4x(p, 6, a, b, 64, (uint16_t)seq, 0, NULL, 0);
+	if (vid) {
+		push_vlan(p, vid, 0x0800);
+		push_eth(p, 0x8100);
+	} else {
+		push_eth(p, 0x0800);
+	}
+}
+
+#define BA A4(10, 0, 0, 1)
+#define BB A4(10, 0, 0, 2)
+
+static int seg(struct fx *x, uint32_t a, uint32_t b, uint16_t sp, uint16_t dp, uint32_t seq, uint8_t fl, uint16_t vid,
+	       bw_time_t t)
+{
+	struct pk p;
+	build_tcp4(&p, a, b, sp, dp, seq, fl, 100, vid);
+	return dec_at(x, BW_LINK_ETHERNET, pk_data(&p), p.len, p.len, t);
+}
+
+/* Add the flow of the packet just decoded. */
+static void add_last(struct fx *x, bw_time_t t)
+{
+	struct bw_flow_key k;
+	bw_flow_key_make(&x->p, &k, NULL);
+	bw_decoder_bypass_add(x->d, &k, t);
+}
+
+static void test_bypass(void **state)
+{
+	struct fx *x = *state;
+	const uint8_t ACK = BW_TCP_ACK, PSH = BW_TCP_PSH | BW_TCP_ACK;
+	bw_time_t t = T0 + 5000 * SEC;
+	const struct bw_decode_stats *st = bw_decoder_stats(x->d);
+
+	/* nothing in the set: the normal path */
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 1000, PSH, 10, t), BW_OK);
+	add_last(x, t);
+	uint64_t tcp0 = st->tcp, dup0 = st->duplicates;
+	/* both directions, headers still decoded */
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 2000, PSH, 10, t + MS), BW_DECODE_BYPASSED);
+	assert_int_equal(x->p.sport, 40000);
+	assert_int_equal(x->p.seq, 2000);
+	assert_int_equal(x->p.vlan_inner, 10);
+	assert_int_equal(seg(x, BB, BA, 443, 40000, 7, ACK, 10, t + 2 * MS), BW_DECODE_BYPASSED);
+	assert_int_equal(st->bypassed, 2);
+	assert_int_equal(st->tcp, tcp0); /* not delivered */
+	/* a copy of a bypassed segment is bypassed too, not counted as a duplicate */
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 2000, PSH, 10, t + 3 * MS), BW_DECODE_BYPASSED);
+	assert_int_equal(st->duplicates, dup0);
+	/* the whole key must match: another VLAN, port, or address is another flow */
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 3000, PSH, 0, t + 4 * MS), BW_OK);
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 3001, PSH, 11, t + 4 * MS), BW_OK);
+	assert_int_equal(seg(x, BA, BB, 40001, 443, 3002, PSH, 10, t + 4 * MS), BW_OK);
+	assert_int_equal(seg(x, BA, A4(10, 0, 0, 3), 40000, 443, 3003, PSH, 10, t + 4 * MS), BW_OK);
+	/* UDP on the same ports is not the TCP flow */
+	struct pk u;
+	pk_init(&u);
+	pk_payload(&u, 30, 1);
+	push_udp(&u, 40000, 443);
+	push_ip4(&u, 17, BA, BB);
+	push_vlan(&u, 10, 0x0800);
+	push_eth(&u, 0x8100);
+	assert_int_equal(dec_at(x, BW_LINK_ETHERNET, pk_data(&u), u.len, u.len, t + 5 * MS), BW_OK);
+	/* FIN, RST and SYN-ACK go the normal path and keep the entry */
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 4000, BW_TCP_FIN | BW_TCP_ACK, 10, t + 6 * MS), BW_OK);
+	assert_int_equal(seg(x, BB, BA, 443, 40000, 8, BW_TCP_RST, 10, t + 7 * MS), BW_OK);
+	assert_int_equal(seg(x, BB, BA, 443, 40000, 9, BW_TCP_SYN | BW_TCP_ACK, 10, t + 8 * MS), BW_OK);
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 5000, PSH, 10, t + 9 * MS), BW_DECODE_BYPASSED);
+	/* a pure SYN is delivered and keeps the entry (the caller removes it if a new connection began) */
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9000, BW_TCP_SYN, 10, t + 10 * MS), BW_OK);
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9001, PSH, 10, t + 11 * MS), BW_DECODE_BYPASSED);
+	struct bw_flow_key key;
+	bw_flow_key_make(&x->p, &key, NULL);
+	bw_decoder_bypass_del(x->d, &key);
+	bw_decoder_bypass_del(x->d, &key); /* not there: nothing */
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9002, PSH, 10, t + 12 * MS), BW_OK);
+	assert_int_equal(st->bypassed, 5);
+
+	/* idle: every segment refreshes the entry; bypass_idle (120 s) of silence ends it */
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9100, PSH, 10, t + 13 * MS), BW_OK);
+	add_last(x, t);
+	bw_time_t u0 = t + 100 * SEC;
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9200, PSH, 10, u0), BW_DECODE_BYPASSED);
+	assert_int_equal(seg(x, BB, BA, 443, 40000, 10, BW_TCP_FIN | BW_TCP_ACK, 10, u0 + 110 * SEC), BW_OK);
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9300, PSH, 10, u0 + 230 * SEC), BW_DECODE_BYPASSED);
+	/* other traffic moves the clock: 120 s and 1 ns later the entry is gone */
+	assert_int_equal(seg(x, BA, A4(10, 0, 0, 9), 1, 2, 1, ACK, 0, u0 + 350 * SEC + 1), BW_OK);
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9400, PSH, 10, u0 + 350 * SEC + 1), BW_OK);
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9500, PSH, 10, u0 + 350 * SEC + 2), BW_OK);
+	/* exactly bypass_idle is still inside */
+	add_last(x, u0 + 400 * SEC);
+	assert_int_equal(seg(x, BA, BB, 40000, 443, 9600, PSH, 10, u0 + 520 * SEC), BW_DECODE_BYPASSED);
+
+	/* a fragmented segment of a finished flow: reassembled, then bypassed */
+	bw_time_t v = u0 + 600 * SEC;
+	static uint8_t l4[1220];
+	struct pk whole;
+	pk_init(&whole);
+	pk_payload(&whole, 1200, 3);
+	push_tcp(&whole, 40000, 443, 77777, 1, PSH, 0);
+	memcpy(l4, pk_data(&whole), whole.len);
+	for (int k = 0; k < 2; k++) {
+		struct pk f;
+		pk_init(&f);
+		uint32_t off = k ? 600 : 0, len = k ? (uint32_t)whole.len - 600 : 600;
+		pk_append(&f, l4 + off, len);
+		push_ip4x(&f, 6, BA, BB, 64, 4321, (uint16_t)((k ? 0 : 0x2000) | (off / 8)), NULL, 0);
+		push_vlan(&f, 10, 0x0800);
+		push_eth(&f, 0x8100);
+		assert_int_equal(dec_at(x, BW_LINK_ETHERNET, pk_data(&f), f.len, f.len, v),
+				 k ? BW_DECODE_BYPASSED : BW_EAGAIN);
+	}
+	assert_true(x->p.reassembled);
+	assert_int_equal(x->p.payload_len, 1200);
+
+	/* a tunnelled copy of the flow: the key is the inner one (as the TCP table's) */
+	struct pk vx;
+	build_tcp4(&vx, BA, BB, 40000, 443, 88888, PSH, 100, 10);
+	push_vxlan(&vx, 5);
+	push_udp(&vx, 50000, 4789);
+	push_ip4(&vx, 17, A4(172, 16, 0, 1), A4(172, 16, 0, 2));
+	push_eth(&vx, 0x0800);
+	assert_int_equal(dec_at(x, BW_LINK_ETHERNET, pk_data(&vx), vx.len, vx.len, v + MS), BW_DECODE_BYPASSED);
+	assert_int_equal(x->p.n_tunnel, 1);
+
+	/* IPv6 */
+	struct pk s6;
+	pk_init(&s6);
+	pk_payload(&s6, 50, 1);
+	push_tcp(&s6, 443, 50000, 1, 1, PSH, 0);
+	push_ip6(&s6, 6, 1, 2);
+	assert_int_equal(dec_at(x, BW_LINK_RAW, pk_data(&s6), s6.len, s6.len, v + 2 * MS), BW_OK);
+	add_last(x, v + 2 * MS);
+	pk_data(&s6)[40 + 4] = 9; /* another sequence number */
+	assert_int_equal(dec_at(x, BW_LINK_RAW, pk_data(&s6), s6.len, s6.len, v + 3 * MS), BW_DECODE_BYPASSED);
+	assert_int_equal(x->p.ip_version, 6);
+
+	/* a flow not in the set still meets the duplicate filter */
+	assert_int_equal(seg(x, BA, BB, 41000, 443, 1, PSH, 0, v + 4 * MS), BW_OK);
+	assert_int_equal(seg(x, BA, BB, 41000, 443, 1, PSH, 0, v + 5 * MS), BW_ELIMIT);
+	/* a capture older than the one before it: entries live on the decoder's clock, not the packets' */
+	assert_int_equal(seg(x, BA, BB, 42000, 443, 1, PSH, 0, T0), BW_OK);
+	add_last(x, T0);
+	assert_int_equal(seg(x, BA, BB, 42000, 443, 2, PSH, 0, T0 + MS), BW_DECODE_BYPASSED);
+	/* UDP keys and a NULL decoder are ignored */
+	struct bw_flow_key uk = { .proto = 17 };
+	bw_decoder_bypass_add(x->d, &uk, v);
+	bw_decoder_bypass_add(NULL, &uk, v);
+	bw_decoder_bypass_add(x->d, NULL, v);
+}
+
+/* Two slots (one set): the flow heard from longest ago goes; never a false match. */
+static void test_bypass_small_set(void **state)
+{
+	(void)state;
+	struct bw_decode_config c;
+	bw_decode_config_default(&c);
+	assert_int_equal(c.bypass_slots, 2048);
+	assert_int_equal(c.bypass_idle, 120 * SEC);
+	c.bypass_slots = 2;
+	c.dedup_window = 0;
+	struct fx fx = { 0 };
+	struct fx *x = &fx;
+	x->d = bw_decoder_new(&c, &x->an);
+	assert_non_null(x->d);
+	bw_time_t t = T0;
+	for (uint16_t i = 0; i < 3; i++) {
+		assert_int_equal(seg(x, BA, BB, (uint16_t)(1000 + i), 443, 1, BW_TCP_ACK, 0, t + i * SEC), BW_OK);
+		add_last(x, t + i * SEC);
+	}
+	/* adding again refreshes, no second slot */
+	assert_int_equal(seg(x, BA, BB, 1002, 443, 1, BW_TCP_ACK, 0, t + 3 * SEC), BW_DECODE_BYPASSED);
+	assert_int_equal(seg(x, BA, BB, 1000, 443, 2, BW_TCP_ACK, 0, t + 3 * SEC), BW_OK); /* pushed out */
+	assert_int_equal(seg(x, BA, BB, 1001, 443, 2, BW_TCP_ACK, 0, t + 3 * SEC), BW_DECODE_BYPASSED);
+	/* many flows through the one set: a key never decoded as bypassed before it
+	 * is added, the newest two added stay, the third newest is gone */
+	for (uint32_t i = 0; i < 3000; i++) {
+		uint32_t a = A4(10, 1, (i >> 8) & 255, i & 255);
+		uint16_t sp = (uint16_t)(2000 + i % 7), vid = (uint16_t)(i % 3);
+		bw_time_t ti = t + (10 + i) * SEC;
+		assert_int_equal(seg(x, a, BB, sp, 443, 1, BW_TCP_ACK, vid, ti), BW_OK);
+		add_last(x, ti);
+		assert_int_equal(seg(x, a, BB, sp, 443, 2, BW_TCP_ACK, vid, ti), BW_DECODE_BYPASSED);
+		if (i >= 2) {
+			uint32_t o = i - 2;
+			assert_int_equal(seg(x, A4(10, 1, (o >> 8) & 255, o & 255), BB, (uint16_t)(2000 + o % 7), 443, 3,
+					     BW_TCP_ACK, (uint16_t)(o % 3), ti),
+					 BW_OK);
+		}
+	}
+	assert_int_equal(bw_decoder_stats(x->d)->bypassed, 2 + 3000);
+	assert_int_equal(bw_decoder_stats(x->d)->bypass_evicted, 1 + 3000); /* flow 1002 pushed 1000 out, then each of the 3000 one more */
+	bw_decoder_free(x->d);
+
+	/* off: nothing is added, nothing bypassed */
+	c.bypass_slots = 0;
+	x->d = bw_decoder_new(&c, &x->an);
+	assert_non_null(x->d);
+	assert_int_equal(seg(x, BA, BB, 1, 443, 1, BW_TCP_ACK, 0, t), BW_OK);
+	add_last(x, t);
+	assert_int_equal(seg(x, BA, BB, 1, 443, 2, BW_TCP_ACK, 0, t), BW_OK);
+	assert_int_equal(bw_decoder_stats(x->d)->bypassed, 0);
+	bw_decoder_free(x->d);
+}
+
 /* ---- truncation at every byte ------------------------------------------ */
 
 static void truncate_all(struct fx *x, struct pk *p, int lt)
@@ -1959,6 +2174,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fragmented_tunnel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedup, setup, teardown),
 		cmocka_unit_test(test_dedup_off),
+		cmocka_unit_test_setup_teardown(test_bypass, setup, teardown),
+		cmocka_unit_test(test_bypass_small_set),
 		cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gtpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flow_key, setup, teardown),

@@ -147,6 +147,92 @@ printf 'prefix\tprovider\tservice\tregion\textra\tsource_file\tsource_date\n10.0
 "$BW" -q -c "$T/cloudpol.yaml" -r "$GOOD" -o "jsonl:$T/cl.json" >"$T/cl.out" 2>&1; rc=$?
 check "malformed data.cloud_ranges: exit 2 naming FILE:LINE ($(head -c 160 "$T/cl.out"))" bash -c "test $rc -eq 2 && grep -q 'cloud-bad.tsv:2' '$T/cl.out'"
 
+# the offline bypass (finished TCP flows skip the duplicate filter and the TCP table):
+# the same events, all types, timestamps included, sorted, as with --no-bypass; with
+# two workers an x509 event's evidence is whichever sighting came first, so only its
+# certificate is compared there
+events_sorted() { python3 -c '
+import json, sys
+out = []
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"]["dataset"] == "bindwatch.stats":
+        continue
+    if sys.argv[2] == "loose" and e["event"]["dataset"] == "bindwatch.x509":
+        e = {"x509": e["bindwatch"]["x509"]["sha256"]}
+    out.append(json.dumps(e, sort_keys=True))
+out.sort()
+print("\n".join(out))' "$1" "${2:-exact}"; }
+bypassed() { python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"]["dataset"] == "bindwatch.stats":
+        print(e["bindwatch"]["stats"]["protocols"]["bypassed"])' "$1"; }
+BENCHGEN=$(dirname "$BW")/tools/pcapgen-bench
+bypass_inputs="pcaps $EXT"
+if [ -x "$BENCHGEN" ] && "$BENCHGEN" -o "$T/bench.pcap" -s 16 --seed 3 >/dev/null 2>&1; then
+	bypass_inputs="$bypass_inputs $T/bench.pcap"
+else
+	echo "  (no $BENCHGEN: the bench capture is left out of the bypass comparison)"
+fi
+# port reuse and copies: tls-basic without its FINs (so its finished flows stay open),
+# then again 1 s later with new ISNs, every packet twice: the second connections' SYNs
+# must take their tuples out of the bypass set, and the copies must be dropped as before
+python3 -c '
+import struct, sys
+src = open(sys.argv[1], "rb").read()
+out = [src[:24]]
+recs, off = [], 24
+while off + 16 <= len(src):
+    sec, usec, incl, orig = struct.unpack("<IIII", src[off:off + 16])
+    recs.append((sec, usec, bytearray(src[off + 16:off + 16 + incl]), orig))
+    off += 16 + incl
+def put(sec, usec, b, orig):
+    out.append(struct.pack("<IIII", sec, usec, len(b), orig) + bytes(b))
+for rnd in (0, 1):
+    for sec, usec, b, orig in recs:
+        if b[12:14] == b"\x08\x00" and b[23] == 6:
+            t = 14 + (b[14] & 15) * 4
+        elif b[12:14] == b"\x86\xdd" and b[20] == 6:
+            t = 54
+        else:
+            continue
+        if b[t + 13] & 0x05:
+            continue  # FIN or RST
+        if rnd:
+            for o in (t + 4, t + 8):
+                v = (struct.unpack(">I", b[o:o + 4])[0] + 1000000) & 0xffffffff
+                b[o:o + 4] = struct.pack(">I", v)
+            put(sec + 1, usec, b, orig)
+        put(sec + rnd, usec + rnd, b, orig)
+open(sys.argv[2], "wb").write(b"".join(out))' pcaps/tls-basic.pcap "$T/reuse.pcap"
+count_tls() { grep -c '"dataset":"bindwatch.tls"' "$1"; }
+rm -f "$T/r1.json" "$T/r0.json"
+"$BW" -q --no-seccomp -r pcaps/tls-basic.pcap -o "jsonl:$T/r1.json" 2>/dev/null
+"$BW" -q --no-seccomp -r "$T/reuse.pcap" -o "jsonl:$T/r0.json" 2>/dev/null
+ntls1=$(count_tls "$T/r1.json")
+ntls2=$(count_tls "$T/r0.json")
+check "bypass: reused tuples give new handshakes ($ntls1 then $ntls2 TLS events, $(bypassed "$T/r0.json") bypassed)" \
+	test "$ntls1" -gt 0 -a "$ntls2" -eq $((2 * ntls1))
+bypass_inputs="$bypass_inputs $T/reuse.pcap"
+for inp in $bypass_inputs; do
+	for wk in 1 2; do
+		mode=exact
+		[ "$wk" -gt 1 ] && mode=loose
+		rm -f "$T/bp.json" "$T/nobp.json" # the jsonl sink appends
+		"$BW" -q --no-seccomp --workers "$wk" -c examples/policy.yaml -r "$inp" -o "jsonl:$T/bp.json" 2>/dev/null
+		"$BW" -q --no-seccomp --workers "$wk" --no-bypass -c examples/policy.yaml -r "$inp" -o "jsonl:$T/nobp.json" 2>/dev/null
+		nb=$(bypassed "$T/bp.json")
+		nnb=$(bypassed "$T/nobp.json")
+		events_sorted "$T/bp.json" "$mode" >"$T/bp.sorted"
+		events_sorted "$T/nobp.json" "$mode" >"$T/nobp.sorted"
+		nev=$(wc -l <"$T/bp.sorted")
+		check "bypass: $(basename "$inp"), $wk worker(s): $nev events as with --no-bypass ($nb segments bypassed, $nnb without)" \
+			bash -c "test '$nb' -gt 0 -a '$nnb' -eq 0 -a '$nev' -gt 0 && cmp -s '$T/bp.sorted' '$T/nobp.sorted'"
+	done
+done
+
 # SIGHUP during an offline run: outputs reopened (logrotate), a broken new policy refused
 python3 tests/cli/sighup.py "$BW" "$GOOD" >"$T/sighup.out" 2>&1
 rc=$?
