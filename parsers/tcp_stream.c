@@ -1014,6 +1014,17 @@ out:
 	return rc;
 }
 
+void bw_tcp_table_tick(struct bw_tcp_table *t, bw_time_t now)
+{
+	if (!t || t->busy)
+		return;
+	t->busy = true;
+	if (now > t->now)
+		t->now = now;
+	expire_some(t, EXPIRE_BATCH);
+	t->busy = false;
+}
+
 void bw_tcp_table_expire(struct bw_tcp_table *t, bw_time_t now)
 {
 	if (!t || t->busy)

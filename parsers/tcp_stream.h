@@ -162,6 +162,11 @@ int bw_tcp_table_segment(struct bw_tcp_table *t, const struct bw_packet *p);
 /* Close every flow idle for longer than the timeout as of now (packet time). */
 void bw_tcp_table_expire(struct bw_tcp_table *t, bw_time_t now);
 
+/* What a segment does to the table besides its own flow: move the clock to
+ * now and close at most as many idle flows as a segment would (for segments
+ * that skip the table, e.g. the decoder's bypass). */
+void bw_tcp_table_tick(struct bw_tcp_table *t, bw_time_t now);
+
 /* Close every flow: flushes pending bytes past holes first (end of input). */
 void bw_tcp_table_flush(struct bw_tcp_table *t);
 

@@ -144,8 +144,7 @@ void bw_bindings_free(struct bw_bindings *b)
 {
 	if (!b)
 		return;
-	for (int i = 0; i < BW_BT_COUNT; i++)
-		bw_table_free(b->t[i]);
+	bw_table_free_n(b->t, BW_BT_COUNT);
 	free(b);
 }
 

@@ -335,17 +335,26 @@ fail:
 	return NULL;
 }
 
-void bw_table_free(struct bw_table *t)
+void bw_table_free(struct bw_table *t) { bw_table_free_n(&t, 1); }
+
+void bw_table_free_n(struct bw_table *const *ts, size_t n)
 {
-	if (!t)
-		return;
+	bool any = false;
 	/* No user is left (the contract), so live entries go at once. */
-	for (uint32_t i = 0; i < t->nstripes; i++) {
-		struct stripe *st = &t->stripes[i];
-		for (uint32_t j = 0; j < st->n; j++)
-			free(st->slots[j]);
-		st->n = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct bw_table *t = ts[k];
+		if (!t)
+			continue;
+		any = true;
+		for (uint32_t i = 0; i < t->nstripes; i++) {
+			struct stripe *st = &t->stripes[i];
+			for (uint32_t j = 0; j < st->n; j++)
+				free(st->slots[j]);
+			st->n = 0;
+		}
 	}
+	if (!any)
+		return;
 	/*
 	 * Entries removed earlier may still wait for their grace period: flush
 	 * them so nothing of the table outlives it. rcu_barrier() waits for a
@@ -369,13 +378,18 @@ void bw_table_free(struct bw_table *t)
 #endif
 	if (reg_here)
 		bw_table_thread_unregister();
-	for (uint32_t i = 0; i < t->nstripes; i++) {
-		pthread_mutex_destroy(&t->stripes[i].lock);
-		free(t->stripes[i].slots);
+	for (size_t k = 0; k < n; k++) {
+		struct bw_table *t = ts[k];
+		if (!t)
+			continue;
+		for (uint32_t i = 0; i < t->nstripes; i++) {
+			pthread_mutex_destroy(&t->stripes[i].lock);
+			free(t->stripes[i].slots);
+		}
+		free(t->stripes);
+		buckets_free(t->ba);
+		free(t);
 	}
-	free(t->stripes);
-	buckets_free(t->ba);
-	free(t);
 }
 
 static inline uint64_t table_hash(const struct bw_table *t, const void *key, size_t klen)

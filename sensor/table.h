@@ -113,6 +113,10 @@ struct bw_table *bw_table_new(const struct bw_table_config *c);
  * from a registered or an unregistered thread.
  */
 void bw_table_free(struct bw_table *t);
+/* bw_table_free of n tables (NULL entries skipped) with one wait for the
+ * pending frees' grace period instead of one per table (each costs a wake-up
+ * of liburcu's call_rcu thread, ~10 ms). */
+void bw_table_free_n(struct bw_table *const *t, size_t n);
 
 /*
  * Writer callback of bw_table_update(), called under the key's stripe lock.

@@ -229,8 +229,8 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 	int rc = bw_decode_frame(w->dec, fr->linktype, fr->data, fr->cap_len, fr->wire_len, fr->ts, &p);
 	if (rc == BW_DECODE_BYPASSED) {
 		/* The TCP table would only have noted the time (and expired
-		 * other flows by it): do that, at the cost of no lookup. */
-		bw_tcp_table_expire(w->tcp, fr->ts);
+		 * a few other flows by it): do that, at the cost of no lookup. */
+		bw_tcp_table_tick(w->tcp, fr->ts);
 	} else if (rc != BW_OK) {
 		return;
 	} else if (p.proto == IPPROTO_UDP) {

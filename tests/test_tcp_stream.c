@@ -847,6 +847,29 @@ static void test_idle_timeout(void **state)
 	env_free(e);
 }
 
+/* bw_tcp_table_tick: what a segment that skips the table (decoder bypass) still does. */
+static void test_tick(void **state)
+{
+	(void)state;
+	struct env *e = env_new(M_ALL, 0, short_idle);
+	handshake(e, 40000);
+	handshake(e, 40001);
+	assert_int_equal(bw_tcp_table_stats(e->t)->flows_active, 2);
+	/* A tick from the past neither moves the clock back nor expires anything. */
+	bw_tcp_table_tick(e->t, e->now - 60 * SEC);
+	assert_int_equal(bw_tcp_table_stats(e->t)->flows_timed_out, 0);
+	/* Within the idle timeout: nothing; past it: both, as a segment would. */
+	bw_tcp_table_tick(e->t, e->now + 5 * SEC);
+	assert_int_equal(bw_tcp_table_stats(e->t)->flows_timed_out, 0);
+	bw_tcp_table_tick(e->t, e->now + 11 * SEC);
+	assert_int_equal(bw_tcp_table_stats(e->t)->flows_timed_out, 2);
+	assert_int_equal(e->c.recs[0].closes, 1);
+	assert_int_equal(e->c.recs[1].closes, 1);
+	assert_int_equal(bw_tcp_table_stats(e->t)->flows_active, 0);
+	bw_tcp_table_tick(NULL, e->now); /* NULL-safe */
+	env_free(e);
+}
+
 static void test_rst(void **state)
 {
 	(void)state;
@@ -1109,6 +1132,7 @@ int main(void)
 		cmocka_unit_test(test_mem_cap),
 		cmocka_unit_test(test_flow_cap_evicts_idlest),
 		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_tick),
 		cmocka_unit_test(test_rst),
 		cmocka_unit_test(test_port_reuse),
 		cmocka_unit_test(test_close_once),
