@@ -39,6 +39,31 @@ const char *bw_strerror(int err);
 #define bw_likely(x) __builtin_expect(!!(x), 1)
 #define bw_unlikely(x) __builtin_expect(!!(x), 0)
 
+/* The value of one hex digit, or -1 if c is not one. */
+static inline int bw_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A 64-bit finalizer (MurmurHash3's fmix64): spreads a key's bits for bucket
+ * selection. Not keyed: only for values an attacker cannot choose freely, or
+ * behind a keyed hash (bw_hash) where they can. */
+static inline uint64_t bw_mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 /* Packet time: nanoseconds since the Unix epoch, from the capture. */
 typedef uint64_t bw_time_t;
 #define BW_NSEC_PER_SEC 1000000000ULL

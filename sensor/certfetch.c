@@ -289,16 +289,6 @@ malformed:
 
 /* ---- key, gates ---- */
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 uint64_t bw_certfetch_key(const struct bw_ip *addr, uint16_t port, const char *sni)
 {
 	uint64_t h = 0xcbf29ce484222325ULL ^ addr->family ^ ((uint64_t)port << 8);
@@ -307,7 +297,7 @@ uint64_t bw_certfetch_key(const struct bw_ip *addr, uint16_t port, const char *s
 	h = (h ^ 0xff) * 0x100000001b3ULL;
 	for (const char *c = sni; c && *c; c++)
 		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
-	h = mix64(h);
+	h = bw_mix64(h);
 	return h ? h : 1;
 }
 
@@ -384,7 +374,7 @@ void bw_certfetch_cache_free(struct bw_certfetch_cache *c) { free(c); }
 
 static struct cache_slot *cache_set_of(const struct bw_certfetch_cache *c, uint64_t key)
 {
-	return (struct cache_slot *)&c->slot[(mix64(key) & (c->buckets - 1)) * CACHE_WAYS];
+	return (struct cache_slot *)&c->slot[(bw_mix64(key) & (c->buckets - 1)) * CACHE_WAYS];
 }
 
 bool bw_certfetch_cache_fresh(const struct bw_certfetch_cache *c, uint64_t key, bw_time_t now)
@@ -598,7 +588,7 @@ static void fx_status(struct fx *x, unsigned ch, uint32_t id, int status, uint64
 
 static struct fx_cached *fx_cache_find(struct fx *x, uint64_t key)
 {
-	struct fx_cached *e = &x->cache[mix64(key) % FX_CACHE];
+	struct fx_cached *e = &x->cache[bw_mix64(key) % FX_CACHE];
 	return e->key == key && e->expires > mono_ns() ? e : NULL;
 }
 
@@ -663,7 +653,7 @@ static void job_done(struct fx *x, struct fx_job *j)
 		r.status = BW_CF_NO_CERT;
 	fx_reply(x, j->ch, &r);
 	if (r.status == BW_CF_FETCHED) {
-		struct fx_cached *e = &x->cache[mix64(j->key) % FX_CACHE];
+		struct fx_cached *e = &x->cache[bw_mix64(j->key) % FX_CACHE];
 		free(e->blob);
 		memset(e, 0, sizeof(*e));
 		e->blob = realloc(blob, used ? used : 1);

@@ -21,17 +21,6 @@ static void skip_ws(struct cur *c)
 		c->p++;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* c->p at the opening quote; on success c->p is past the closing quote and
  * (in, inlen) is the raw inside. */
 static bool scan_string(struct cur *c, const char **in, size_t *inlen)
@@ -57,7 +46,7 @@ static bool scan_string(struct cur *c, const char **in, size_t *inlen)
 				if (c->end - c->p < 6)
 					return false;
 				for (int i = 2; i < 6; i++)
-					if (hexval(c->p[i]) < 0)
+					if (bw_hexval(c->p[i]) < 0)
 						return false;
 				c->p += 6;
 				continue;
@@ -243,7 +232,7 @@ static size_t utf8_put(uint32_t cp, char *out)
 
 static uint32_t hex4(const char *p)
 {
-	return (uint32_t)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+	return (uint32_t)(bw_hexval(p[0]) << 12 | bw_hexval(p[1]) << 8 | bw_hexval(p[2]) << 4 | bw_hexval(p[3]));
 }
 
 /* Decode the raw inside of a (scanned, so well-formed) string. */

@@ -181,16 +181,6 @@ struct hctx {
 	unsigned layers, ips;
 };
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 /* Symmetric: the two addresses are ordered before they are mixed. */
 static uint64_t pair_hash(const uint8_t *a, const uint8_t *b, size_t n)
 {
@@ -204,10 +194,10 @@ static uint64_t pair_hash(const uint8_t *a, const uint8_t *b, size_t n)
 		y[0] = t0;
 		y[1] = t1;
 	}
-	uint64_t h = mix64(x[0] ^ 0x9e3779b97f4a7c15ULL);
-	h = mix64(h ^ x[1]);
-	h = mix64(h ^ y[0]);
-	h = mix64(h ^ y[1] ^ n);
+	uint64_t h = bw_mix64(x[0] ^ 0x9e3779b97f4a7c15ULL);
+	h = bw_mix64(h ^ x[1]);
+	h = bw_mix64(h ^ y[0]);
+	h = bw_mix64(h ^ y[1] ^ n);
 	return h | 1; /* never 0: 0 means "no IP header found" */
 }
 

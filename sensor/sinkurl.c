@@ -16,17 +16,6 @@
 
 bool bw_sinkurl_is_syslog(const char *spec) { return spec && strncmp(spec, "syslog+", 7) == 0; }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) into out (cap, NUL-terminated). false on a bad escape, NUL or overflow. */
 static bool pct_decode(const char *s, size_t n, char *out, size_t cap)
 {
@@ -36,7 +25,7 @@ static bool pct_decode(const char *s, size_t n, char *out, size_t cap)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return false;
-			int h = hexv(s[i + 1]), l = hexv(s[i + 2]);
+			int h = bw_hexval(s[i + 1]), l = bw_hexval(s[i + 2]);
 			if (h < 0 || l < 0 || (h == 0 && l == 0))
 				return false;
 			c = (char)(h << 4 | l);

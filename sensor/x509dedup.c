@@ -15,16 +15,6 @@
 
 #include "bw.h"
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 int bw_x509_dedup_init(struct bw_x509_dedup *d, uint64_t entries)
 {
 	memset(d, 0, sizeof(*d));
@@ -50,17 +40,6 @@ void bw_x509_dedup_deinit(struct bw_x509_dedup *d)
 	d->buckets = 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The first "sha256":"<hex>" of the document is bindwatch.x509.sha256:
  * fmt_json writes the bindwatch object before the ECS x509 one, and nothing
@@ -79,7 +58,7 @@ uint64_t bw_x509_dedup_key(const char *json, size_t len)
 			continue;
 		uint64_t k = 0;
 		for (size_t i = 0; i < 16; i++) {
-			int v = hexval(p[pl + i]);
+			int v = bw_hexval(p[pl + i]);
 			if (v < 0)
 				return 0;
 			k = k << 4 | (uint64_t)v;
@@ -94,7 +73,7 @@ bool bw_x509_dedup_repeat(struct bw_x509_dedup *d, const char *json, size_t len)
 	uint64_t key = bw_x509_dedup_key(json, len);
 	if (!key || !d->buckets)
 		return false;
-	uint64_t b = mix64(key) & (d->buckets - 1);
+	uint64_t b = bw_mix64(key) & (d->buckets - 1);
 	uint64_t *slot = d->slot + b * BW_X509_DEDUP_WAYS;
 	for (unsigned i = 0; i < BW_X509_DEDUP_WAYS; i++) {
 		if (slot[i] == key) {

@@ -25,24 +25,13 @@
 
 #define MAX_PAYLOAD 8192
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Hex digits of s (other characters skipped) into out; -1 if odd or too long. */
 static long unhex(const char *s, uint8_t *out, size_t cap)
 {
 	size_t n = 0;
 	int hi = -1;
 	for (; *s; s++) {
-		int v = hexval((unsigned char)*s);
+		int v = bw_hexval((unsigned char)*s);
 		if (v < 0)
 			continue;
 		if (hi < 0) {
