@@ -146,6 +146,11 @@ printf 'owned:\n  domains: [example.com]\ndata:\n  cloud_ranges: cloud-bad.tsv\n
 printf 'prefix\tprovider\tservice\tregion\textra\tsource_file\tsource_date\n10.0.0.0/33\tX\t\t\t\t\t\n' >"$T/cloud-bad.tsv"
 "$BW" -q -c "$T/cloudpol.yaml" -r "$GOOD" -o "jsonl:$T/cl.json" >"$T/cl.out" 2>&1; rc=$?
 check "malformed data.cloud_ranges: exit 2 naming FILE:LINE ($(head -c 160 "$T/cl.out"))" bash -c "test $rc -eq 2 && grep -q 'cloud-bad.tsv:2' '$T/cl.out'"
+# a zone file (policy owned.zones) that ldns cannot parse: exit 2, FILE:LINE in the message
+printf '$ORIGIN example.com.\n@ 3600 IN SOA ns1 host 1 2 3 4 5\nwww IN A 192.0.2.300\n' >"$T/bad.zone"
+printf 'owned:\n  domains: [example.com]\n  zones: [bad.zone]\n' >"$T/zpol.yaml"
+"$BW" -q -c "$T/zpol.yaml" -r "$GOOD" -o "jsonl:$T/z.json" >"$T/z.out" 2>&1; rc=$?
+check "malformed zone file: exit 2 naming FILE:LINE ($(head -c 160 "$T/z.out"))" bash -c "test $rc -eq 2 && grep -q 'bad.zone:3' '$T/z.out'"
 
 # the offline bypass (finished TCP flows skip the duplicate filter and the TCP table):
 # the same events, all types, timestamps included, sorted, as with --no-bypass; with
