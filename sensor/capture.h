@@ -52,7 +52,22 @@ int bw_capture_file_next(struct bw_capture_file *f, struct bw_frame *fr);
 const char *bw_capture_file_error(const struct bw_capture_file *f);
 uint64_t bw_capture_file_size(const struct bw_capture_file *f);  /* bytes in the file */
 uint64_t bw_capture_file_pos(const struct bw_capture_file *f);   /* bytes read so far */
+uint64_t bw_capture_file_frames(const struct bw_capture_file *f); /* the last frame number read */
 const char *bw_capture_file_format(const struct bw_capture_file *f); /* "pcap", "pcap-ns", "pcapng", "libpcap" */
 void bw_capture_file_close(struct bw_capture_file *f); /* NULL-safe */
+
+/*
+ * A second reader over the same bytes, for another thread: f must be our
+ * own reader (not libpcap) and must not have delivered a frame yet. The
+ * clone starts where f is and delivers exactly the frames f will, with
+ * the same numbers and errors; its per-frame anomalies go to an. It
+ * borrows f's mapping and never advises the kernel about it (read-ahead
+ * and drop-behind stay f's; a page f dropped is read again on a fault),
+ * so close every clone before f. Returns BW_ENOTSUP (libpcap), BW_EINVAL
+ * (f has started) or BW_ENOMEM; *out is the caller's, closed with
+ * bw_capture_file_close().
+ */
+int bw_capture_file_clone(const struct bw_capture_file *f, struct bw_anomalies *an,
+			  struct bw_capture_file **out);
 
 #endif /* BW_CAPTURE_H */

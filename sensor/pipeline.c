@@ -13,6 +13,11 @@
  * reads as little of a frame as it can (link header, VLAN/MPLS stack, IP
  * addresses) through the bounded cursor; anything it cannot place goes to
  * worker 0, which then counts it exactly as a single worker would.
+ *
+ * For files our reader maps, the workers walk the file themselves instead
+ * (walk_file): with two workers on two cores, the reader thread's share
+ * of the CPU and a descriptor per frame crossing cores cost more than each
+ * worker reading every record header and hashing every frame.
  */
 #include "pipeline.h"
 
@@ -32,6 +37,7 @@ enum {
 	REC_FRAME_HEAP,   /* struct pl_frame, data malloc'd by the reader, freed by the worker */
 	REC_INPUT_START,  /* a new capture file begins */
 	REC_END,          /* no more input */
+	REC_WALK,         /* read the file in pl_worker.walk_f yourself (walk_file) */
 	REC_EVENT,        /* struct pl_event followed by the JSON (or pointing to a heap copy) */
 };
 
@@ -78,6 +84,18 @@ struct pl_worker {
 	_Alignas(64) _Atomic uint64_t prog;
 	_Alignas(64) _Atomic uint64_t last_disp;
 	uint64_t base, cur_seq, gate_waits;
+	/*
+	 * Walk mode (walk_file): set by the caller before it pushes REC_WALK,
+	 * then the worker's until it counts itself out of walk_left.
+	 */
+	struct bw_capture_file *walk_f; /* borrowed: the caller's reader or a clone of it */
+	const char *walk_name;
+	uint64_t walk_base;             /* seq of the file's frame number 0 */
+	uint64_t walk_end;              /* the last frame number it read */
+	uint64_t walk_own;              /* frames it processed (the rest it skipped) */
+	int walk_rc;                    /* BW_OK or the reader's error */
+	_Alignas(64) _Atomic uint64_t walk_pos; /* worker 0: bytes read, for the caller's progress */
+	_Atomic uint64_t walk_frames;
 };
 
 struct bw_pipeline {
@@ -93,11 +111,15 @@ struct bw_pipeline {
 	bool ordered;                   /* n > 1 and detectors on: the turnstile is in use */
 	struct bw_detect_state *detect_state; /* the workers' one detector state when ordered (owned) */
 	struct bw_ring_waiter gate_wake;  /* workers waiting at the turnstile */
+	unsigned gate_spin;             /* pauses at the turnstile before yielding (0: more workers than cores) */
 	uint64_t file_base;             /* seq of frame number 0 of the file being read */
 	uint64_t max_number;            /* highest frame number read in it */
 	uint64_t x509_dups, frames_copied, frames_heap, frames_dispatched[BW_PIPELINE_MAX_WORKERS];
 	uint64_t output_idle_waits;
 	uint64_t frames_read;           /* over all files */
+	uint64_t files_walked;
+	_Atomic unsigned walk_left;     /* workers still walking the current file */
+	struct bw_ring_waiter walk_wake; /* the caller waits here for walk_left to reach 0 */
 };
 
 /* ---- statistics merge ---- */
@@ -639,6 +661,7 @@ static void call(void (*fn)(void))
  * last worker then runs the end-of-run checks (bw_detect_finish).
  */
 #define PL_FIN_SEQ (UINT64_C(1) << 62)
+#define GATE_SPIN 20000 /* pauses: some tens of microseconds */
 
 static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self, uint64_t s)
 {
@@ -664,6 +687,15 @@ static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self,
 	return true;
 }
 
+static inline void gate_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 /* bw_worker_config.detect_gate: called by the worker before every detector call. */
 static void pl_gate(void *ctx)
 {
@@ -676,6 +708,18 @@ static void pl_gate(void *ctx)
 	pw->gate_waits++;
 	/* What this worker made so far can go out while it waits. */
 	bw_ring_publish(pw->ev);
+	/*
+	 * The worker waited for is usually a few frames behind, on a core of
+	 * its own: spinning that long is far cheaper than a futex sleep and
+	 * wake-up on each side, which at a DNS answer every thirty frames
+	 * cost two workers more than half their time. With more workers than
+	 * cores, the one waited for may need this core: yield at once.
+	 */
+	for (unsigned k = 0; k < p->gate_spin; k++) {
+		gate_pause();
+		if (gate_open(p, pw, s))
+			return;
+	}
 	for (unsigned spin = 0;; spin++) {
 		if (gate_open(p, pw, s))
 			return;
@@ -708,6 +752,82 @@ static inline void gate_progress(struct bw_pipeline *p, struct pl_worker *pw, ui
 		bw_ring_waiter_notify(&p->gate_wake);
 }
 
+/* The worker frame hash h goes to, of n. */
+static inline unsigned pick_worker(uint64_t h, unsigned n)
+{
+	return (unsigned)(((unsigned __int128)h * n) >> 64);
+}
+
+/*
+ * A walk that stopped early (a stop request) ends past every frame a file
+ * can have, so no worker at the turnstile waits for it; the next file's
+ * seq numbers start beyond.
+ */
+#define WALK_STOPPED_END (UINT64_C(1) << 44)
+
+/*
+ * Walk mode: this worker reads the whole file itself (its own cursor over
+ * the one mapping, capture.h's clone) and processes the frames the
+ * dispatch hash gives it; the others cost it a record header and the
+ * hash. There is no reader thread and no frame ring: on two cores the
+ * reader took a core's worth of time from the workers, and a descriptor
+ * per frame crossed between cores. Each worker sees every frame number,
+ * so its turnstile progress moves over the skipped frames too: another
+ * worker waits for it only while it is really behind.
+ */
+static void walk_file(struct pl_worker *pw)
+{
+	struct bw_pipeline *p = pw->p;
+	const struct bw_pipeline_config *c = &p->cfg;
+	struct bw_capture_file *f = pw->walk_f;
+	const bool ordered = p->ordered;
+	const bool progress = pw->id == 0;
+	pw->base = pw->walk_base;
+	bw_worker_input_start(pw->w);
+	struct bw_frame fr;
+	int rc;
+	unsigned since_q = 0;
+	uint64_t k = 0, own = 0;
+	bool stopped = false;
+	while ((rc = bw_capture_file_next(f, &fr)) == BW_OK) {
+		uint64_t seq = pw->base + fr.number;
+		uint64_t h = bw_pipeline_dispatch_hash(fr.linktype, fr.data, fr.cap_len);
+		if (pick_worker(h, p->n) == pw->id) {
+			if (ordered) {
+				pw->cur_seq = seq;
+				atomic_store_explicit(&pw->prog, 2 * seq, memory_order_release);
+			}
+			bw_worker_frame(pw->w, &fr, pw->walk_name);
+			own++;
+		}
+		if (ordered)
+			gate_progress(p, pw, 2 * seq + 1, false);
+		if (++since_q >= c->batch) {
+			since_q = 0;
+			call(c->quiescent);
+		}
+		if (bw_unlikely((++k & 4095) == 0)) {
+			if (progress) {
+				atomic_store_explicit(&pw->walk_pos, bw_capture_file_pos(f), memory_order_relaxed);
+				atomic_store_explicit(&pw->walk_frames, k, memory_order_relaxed);
+			}
+			if (c->stop && *c->stop) {
+				stopped = true;
+				break;
+			}
+		}
+	}
+	pw->walk_rc = rc == BW_EEOF || rc == BW_OK ? BW_OK : rc;
+	pw->walk_end = stopped ? WALK_STOPPED_END : bw_capture_file_frames(f);
+	pw->walk_own = own;
+	if (ordered)
+		gate_progress(p, pw, 2 * (pw->base + pw->walk_end) + 1, true);
+	bw_ring_publish(pw->ev);
+	call(c->quiescent);
+	atomic_fetch_sub_explicit(&p->walk_left, 1, memory_order_acq_rel);
+	bw_ring_waiter_notify(&p->walk_wake);
+}
+
 static void *worker_main(void *arg)
 {
 	struct pl_worker *pw = arg;
@@ -737,6 +857,11 @@ static void *worker_main(void *arg)
 		if (type == REC_INPUT_START) {
 			memcpy(&pw->base, rec, sizeof(pw->base));
 			bw_worker_input_start(pw->w);
+		} else if (type == REC_WALK) {
+			bw_ring_pop(pw->in);
+			bw_ring_release(pw->in);
+			walk_file(pw);
+			continue;
 		} else if (type == REC_FRAME || type == REC_FRAME_COPY || type == REC_FRAME_HEAP) {
 			struct pl_frame pf;
 			memcpy(&pf, rec, sizeof(pf));
@@ -870,6 +995,9 @@ void bw_pipeline_config_default(struct bw_pipeline_config *c)
 	/* A benchmarking knob (bench/NOTES.md): copy frames even from the mapping. */
 	const char *copy = getenv("BINDWATCH_COPY_FRAMES");
 	c->copy_frames = copy && *copy && strcmp(copy, "0") != 0;
+	/* And this one: a reader thread dispatching frames, as before walk mode. */
+	const char *nowalk = getenv("BINDWATCH_NO_WALK");
+	c->no_walk = nowalk && *nowalk && strcmp(nowalk, "0") != 0;
 }
 
 static void set_err(char *err, size_t cap, const char *msg)
@@ -911,7 +1039,9 @@ struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const s
 	if (bw_x509_dedup_init(&p->seen, certs) != BW_OK)
 		goto nomem;
 	bw_ring_waiter_init(&p->gate_wake);
+	bw_ring_waiter_init(&p->walk_wake);
 	p->ordered = p->n > 1 && wc->detect != NULL;
+	p->gate_spin = p->n <= bw_pipeline_default_workers() ? GATE_SPIN : 0;
 	if (p->ordered && !(p->detect_state = bw_detect_state_new()))
 		goto nomem;
 	for (unsigned i = 0; i < p->n; i++) {
@@ -979,7 +1109,7 @@ static void push_input_start(struct bw_pipeline *p, unsigned i, uint64_t base)
 static void dispatch(struct bw_pipeline *p, const struct bw_frame *fr, const char *name, bool lend)
 {
 	uint64_t h = bw_pipeline_dispatch_hash(fr->linktype, fr->data, fr->cap_len);
-	unsigned i = (unsigned)(((unsigned __int128)h * p->n) >> 64);
+	unsigned i = pick_worker(h, p->n);
 	struct bw_ring *r = p->wk[i].in;
 	struct pl_frame pf = {
 		.data = fr->data, .file = name, .number = fr->number, .offset = fr->offset, .ts = fr->ts,
@@ -1036,6 +1166,68 @@ static void dispatch(struct bw_pipeline *p, const struct bw_frame *fr, const cha
 	p->frames_dispatched[i]++;
 }
 
+/*
+ * Hand f to every worker to walk (walk_file), each through a clone of it
+ * but worker 0, and wait until all are through. Returns f's outcome.
+ */
+static int walk_all(struct bw_pipeline *p, struct bw_capture_file *f, struct bw_capture_file **clones,
+		    const char *name, char *err, size_t errcap)
+{
+	/*
+	 * The turnstile reads last_disp, which the previous file's dispatch
+	 * wrote: every worker must be through that file first. UINT64_MAX
+	 * then says "judge this worker by its progress alone".
+	 */
+	publish_all(p);
+	for (unsigned i = 0; i < p->n; i++)
+		bw_ring_wait_drained(p->wk[i].in);
+	atomic_store_explicit(&p->walk_left, p->n, memory_order_relaxed);
+	for (unsigned i = 0; i < p->n; i++) {
+		struct pl_worker *pw = &p->wk[i];
+		pw->walk_f = i == 0 ? f : clones[i];
+		pw->walk_name = name;
+		pw->walk_base = p->file_base;
+		pw->walk_rc = BW_OK;
+		pw->walk_end = pw->walk_own = 0;
+		atomic_store_explicit(&pw->walk_pos, 0, memory_order_relaxed);
+		atomic_store_explicit(&pw->walk_frames, 0, memory_order_relaxed);
+		atomic_store_explicit(&pw->last_disp, UINT64_MAX, memory_order_relaxed);
+	}
+	/* Every last_disp above is written before any worker starts (the ring's release). */
+	for (unsigned i = 0; i < p->n; i++) {
+		push_ctl(p, i, REC_WALK);
+		bw_ring_publish(p->wk[i].in);
+	}
+	for (;;) {
+		uint32_t key = bw_ring_waiter_prepare(&p->walk_wake);
+		if (atomic_load_explicit(&p->walk_left, memory_order_acquire) == 0) {
+			bw_ring_waiter_cancel(&p->walk_wake);
+			break;
+		}
+		bw_ring_waiter_wait(&p->walk_wake, key, 200);
+		if (p->cfg.progress)
+			p->cfg.progress(p->cfg.progress_ctx,
+					atomic_load_explicit(&p->wk[0].walk_pos, memory_order_relaxed),
+					p->frames_read + atomic_load_explicit(&p->wk[0].walk_frames, memory_order_relaxed));
+	}
+	uint64_t end = 0;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct pl_worker *pw = &p->wk[i];
+		end = BW_MAX(end, pw->walk_end);
+		p->frames_dispatched[i] += pw->walk_own;
+	}
+	/* A later dispatched file's turnstile takes each worker as done with this one. */
+	for (unsigned i = 0; i < p->n; i++)
+		atomic_store_explicit(&p->wk[i].last_disp, p->file_base + end, memory_order_relaxed);
+	p->max_number = end;
+	p->frames_read += bw_capture_file_frames(f);
+	p->files_walked++;
+	int rc = p->wk[0].walk_rc;
+	if (rc != BW_OK)
+		set_err(err, errcap, bw_capture_file_error(f));
+	return rc;
+}
+
 int bw_pipeline_read_file(struct bw_pipeline *p, const char *path, const char *name, enum bw_reader_kind kind,
 			  bool *opened, uint64_t *bytes_read, uint64_t *file_size, char *err, size_t errcap)
 {
@@ -1056,6 +1248,23 @@ int bw_pipeline_read_file(struct bw_pipeline *p, const char *path, const char *n
 	/* Frame numbers restart in each file; seq goes on over the whole run. */
 	p->file_base += p->max_number + 1;
 	p->max_number = 0;
+	if (lend && p->n > 1 && !p->cfg.no_walk) {
+		struct bw_capture_file *clones[BW_PIPELINE_MAX_WORKERS] = { NULL };
+		bool walk = true;
+		for (unsigned i = 1; i < p->n && walk; i++)
+			walk = bw_capture_file_clone(f, NULL, &clones[i]) == BW_OK;
+		if (walk)
+			rc = walk_all(p, f, clones, name, err, errcap);
+		for (unsigned i = 1; i < p->n; i++)
+			bw_capture_file_close(clones[i]);
+		if (walk) {
+			*bytes_read = bw_capture_file_pos(f);
+			*file_size = bw_capture_file_size(f);
+			bw_capture_file_close(f);
+			return rc;
+		}
+		/* Out of memory for a clone: the reader dispatches this file instead. */
+	}
 	for (unsigned i = 0; i < p->n; i++)
 		push_input_start(p, i, p->file_base);
 	struct bw_frame fr;
@@ -1142,6 +1351,7 @@ void bw_pipeline_own_stats(const struct bw_pipeline *p, struct bw_pipeline_stats
 	st->frames_heap = p->frames_heap;
 	st->x509_duplicates_dropped = p->x509_dups;
 	st->output_idle_waits = p->output_idle_waits;
+	st->files_walked = p->files_walked;
 	for (unsigned i = 0; i < p->n; i++) {
 		const struct pl_worker *pw = &p->wk[i];
 		st->frames_dispatched[i] = p->frames_dispatched[i];

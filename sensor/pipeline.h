@@ -11,6 +11,13 @@
  * ring; one output thread drains the event rings and is the only caller of
  * bw_output_emit() while the pipeline runs.
  *
+ * Walk mode (files our own reader maps, the common case): instead of the
+ * caller reading and dispatching, every worker reads the whole file itself
+ * through a clone of the caller's reader (capture.h; one mapping, a cursor
+ * each), computes the dispatch hash of every frame and processes its own,
+ * while the caller's thread waits (reporting progress). No reader thread,
+ * no frame ring. libpcap files, copy_frames and no_walk use the reader.
+ *
  * Frames are not copied when the reader keeps them valid until the file is
  * closed (our mmap reader: the ring carries a 64-byte descriptor with a
  * pointer into the mapping, and the reader waits for the workers to finish
@@ -69,6 +76,7 @@ struct bw_pipeline_config {
 	size_t event_ring_bytes;     /* per worker (default 4 MiB) */
 	unsigned batch;              /* records per publish/release (default 32) */
 	bool copy_frames;            /* copy frame bytes even when the reader could lend them */
+	bool no_walk;                /* dispatch from the reader even where workers could walk */
 	/*
 	 * Called by every worker thread when it starts and before it ends,
 	 * around each sleep (idle_begin/end) and after each batch of frames
@@ -92,8 +100,9 @@ struct bw_pipeline_config {
 
 /*
  * Defaults as documented above; workers from bw_pipeline_default_workers().
- * copy_frames is set when the environment has BINDWATCH_COPY_FRAMES=1 (so
- * the benchmark can compare lending and copying through the command line).
+ * copy_frames is set when the environment has BINDWATCH_COPY_FRAMES=1 and
+ * no_walk when it has BINDWATCH_NO_WALK=1 (so the benchmark can compare
+ * walking, lending and copying through the command line).
  */
 void bw_pipeline_config_default(struct bw_pipeline_config *c);
 
@@ -144,6 +153,7 @@ struct bw_pipeline_stats {
 	uint64_t frame_ring_full_waits, event_ring_full_waits, worker_idle_waits, output_idle_waits;
 	uint64_t x509_duplicates_dropped;
 	uint64_t turnstile_waits;       /* detector calls that waited for an earlier frame's */
+	uint64_t files_walked;          /* files the workers read themselves (walk mode) */
 	unsigned workers;
 };
 void bw_pipeline_own_stats(const struct bw_pipeline *p, struct bw_pipeline_stats *st);

@@ -1153,6 +1153,73 @@ static void test_mmap_drop_behind(void **state)
 	unlink(path);
 }
 
+/*
+ * A clone (the pipeline's walk mode: one reader per worker over one
+ * mapping) delivers the frames its original does, with the same numbers,
+ * bytes and errors, even while the original runs ahead and drops what it
+ * read; it refuses once the original has started, and for libpcap.
+ */
+static void test_clone(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+		"zeek-dns53.pcap", "ndpi-quic-v2.pcapng", "zeek-quic-merlinc2.pcapng",
+		"ndpi-corrupt-fuzz.pcap", "sv-corrupt-tls-der-header.pcap",
+	};
+	const char *dir = external_dir();
+	if (!dir) {
+		print_message("shared/pcaps/external not found: skipped\n");
+		skip();
+	}
+	for (size_t i = 0; i < BW_ARRAY_SIZE(names); i++) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		struct bw_anomalies an_a = { 0 }, an_c = { 0 };
+		struct bw_capture_file *a = open_ok(path, BW_READER_AUTO, &an_a);
+		struct bw_capture_file *c, *c2;
+		assert_int_equal(bw_capture_file_clone(a, &an_c, &c), BW_OK);
+		/* the original first, all of it: the clone then reads behind it */
+		enum { MAXF = 4096 };
+		static struct bw_frame fa[MAXF];
+		size_t n = 0;
+		int ra;
+		while ((ra = bw_capture_file_next(a, &fa[n])) == BW_OK) {
+			assert_true(n + 1 < MAXF);
+			n++;
+		}
+		assert_true(n > 0);
+		assert_int_equal(bw_capture_file_clone(a, NULL, &c2), BW_EINVAL);
+		assert_null(c2);
+		size_t k = 0;
+		int rc;
+		struct bw_frame y;
+		while ((rc = bw_capture_file_next(c, &y)) == BW_OK) {
+			assert_true(k < n);
+			assert_int_equal(y.number, fa[k].number);
+			assert_int_equal(y.offset, fa[k].offset);
+			assert_int_equal(y.cap_len, fa[k].cap_len);
+			assert_int_equal(y.ts, fa[k].ts);
+			assert_int_equal(y.linktype, fa[k].linktype);
+			assert_ptr_equal(y.data, fa[k].data); /* the one mapping */
+			k++;
+		}
+		assert_int_equal(k, n);
+		assert_int_equal(rc, ra);
+		assert_int_equal(bw_capture_file_frames(c), bw_capture_file_frames(a));
+		assert_int_equal(bw_capture_file_pos(c), bw_capture_file_pos(a));
+		if (rc != BW_EEOF)
+			assert_string_equal(bw_capture_file_error(c), bw_capture_file_error(a));
+		assert_memory_equal(&an_c, &an_a, sizeof(an_a));
+		bw_capture_file_close(c);
+		bw_capture_file_close(a);
+
+		struct bw_capture_file *l = open_ok(path, BW_READER_LIBPCAP, NULL);
+		assert_int_equal(bw_capture_file_clone(l, NULL, &c2), BW_ENOTSUP);
+		assert_null(c2);
+		bw_capture_file_close(l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1172,6 +1239,7 @@ int main(void)
 		cmocka_unit_test(test_libpcap_errors),
 		cmocka_unit_test(test_mmap_matches_libpcap),
 		cmocka_unit_test(test_mmap_drop_behind),
+		cmocka_unit_test(test_clone),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

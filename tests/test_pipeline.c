@@ -458,6 +458,14 @@ static void open_out(struct bw_output *out, const char *path)
 	assert_int_equal(bw_output_add(out, s), BW_OK);
 }
 
+/* How to read: kind for every file, or our reader and libpcap in turn (MIXED). */
+#define MIXED ((enum bw_reader_kind)-1)
+
+static enum bw_reader_kind kind_of(enum bw_reader_kind kind, size_t i)
+{
+	return kind != MIXED ? kind : i % 2 ? BW_READER_LIBPCAP : BW_READER_AUTO;
+}
+
 /* What main does with --workers 1. */
 static void run_single(const struct files *f, enum bw_reader_kind kind, const char *outpath)
 {
@@ -470,7 +478,7 @@ static void run_single(const struct files *f, enum bw_reader_kind kind, const ch
 	for (size_t i = 0; i < f->n; i++) {
 		struct bw_capture_file *cf;
 		char err[4096];
-		if (bw_capture_file_open(f->p[i], kind, bw_worker_anomalies(w), &cf, err, sizeof(err)) != BW_OK)
+		if (bw_capture_file_open(f->p[i], kind_of(kind, i), bw_worker_anomalies(w), &cf, err, sizeof(err)) != BW_OK)
 			continue;
 		bw_worker_input_start(w);
 		struct bw_frame fr;
@@ -485,7 +493,7 @@ static void run_single(const struct files *f, enum bw_reader_kind kind, const ch
 }
 
 static void run_pipeline(const struct files *f, unsigned workers, enum bw_reader_kind kind, bool copy,
-			 const char *outpath, struct bw_worker_stats *st, struct bw_pipeline_stats *ps)
+			 bool no_walk, const char *outpath, struct bw_worker_stats *st, struct bw_pipeline_stats *ps)
 {
 	struct bw_output out;
 	open_out(&out, outpath);
@@ -495,6 +503,7 @@ static void run_pipeline(const struct files *f, unsigned workers, enum bw_reader
 	bw_pipeline_config_default(&pc);
 	pc.workers = workers;
 	pc.copy_frames = copy;
+	pc.no_walk = no_walk;
 	/* small rings: the reader and workers wait on full rings often */
 	pc.frame_ring_bytes = 16384;
 	pc.event_ring_bytes = 65536;
@@ -504,7 +513,9 @@ static void run_pipeline(const struct files *f, unsigned workers, enum bw_reader
 	for (size_t i = 0; i < f->n; i++) {
 		bool opened;
 		uint64_t pos, size;
-		(void)bw_pipeline_read_file(p, f->p[i], base(f->p[i]), kind, &opened, &pos, &size, err, sizeof(err));
+		/* MIXED: walked and dispatched files in turn, so each follows the other */
+		(void)bw_pipeline_read_file(p, f->p[i], base(f->p[i]), kind_of(kind, i), &opened, &pos, &size, err,
+					    sizeof(err));
 	}
 	bw_pipeline_finish(p);
 	bw_pipeline_stats(p, st, NULL);
@@ -586,6 +597,34 @@ static const char *tmpdir(void)
 	return t && *t ? t : "/tmp";
 }
 
+static void compare_one(const struct files *f, const char *single, const char *multi, unsigned workers,
+			enum bw_reader_kind kind, bool copy, bool no_walk)
+{
+	struct bw_worker_stats st;
+	struct bw_pipeline_stats ps;
+	run_pipeline(f, workers, kind, copy, no_walk, multi, &st, &ps);
+	print_message("workers %u, %s%s: %llu frames, %llu files walked, dispatched", workers,
+		      kind == MIXED ? "mixed readers, " : "", copy ? "copied" : no_walk ? "lent" : "walked",
+		      (unsigned long long)st.frames, (unsigned long long)ps.files_walked);
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < workers; i++) {
+		print_message(" %llu", (unsigned long long)ps.frames_dispatched[i]);
+		sum += ps.frames_dispatched[i];
+	}
+	print_message("; ring waits %llu/%llu\n", (unsigned long long)ps.frame_ring_full_waits,
+		      (unsigned long long)ps.event_ring_full_waits);
+	assert_int_equal(sum, st.frames);
+	if (kind == BW_READER_LIBPCAP || copy || no_walk)
+		assert_int_equal(ps.files_walked, 0);
+	else
+		assert_true(ps.files_walked > 0);
+	if (copy || kind == BW_READER_LIBPCAP)
+		assert_int_equal(ps.frames_copied + ps.frames_heap, st.frames);
+	else if (kind != MIXED)
+		assert_int_equal(ps.frames_copied, 0);
+	assert_same_events(single, multi);
+}
+
 static void compare_runs(const struct files *f, enum bw_reader_kind kind)
 {
 	char single[512], multi[512];
@@ -593,30 +632,21 @@ static void compare_runs(const struct files *f, enum bw_reader_kind kind)
 	snprintf(multi, sizeof(multi), "%s/bw-test-pipeline-%d-n.jsonl", tmpdir(), (int)getpid());
 	run_single(f, kind, single);
 	for (unsigned workers = 2; workers <= 4; workers++) {
-		for (int copy = 0; copy < 2; copy++) {
-			if (kind == BW_READER_LIBPCAP && !copy)
-				continue; /* libpcap frames are always copied */
-			struct bw_worker_stats st;
-			struct bw_pipeline_stats ps;
-			run_pipeline(f, workers, kind, copy, multi, &st, &ps);
-			print_message("workers %u, %s: %llu frames, dispatched", workers, copy ? "copied" : "lent",
-				      (unsigned long long)st.frames);
-			uint64_t sum = 0;
-			for (unsigned i = 0; i < workers; i++) {
-				print_message(" %llu", (unsigned long long)ps.frames_dispatched[i]);
-				sum += ps.frames_dispatched[i];
-			}
-			print_message("; ring waits %llu/%llu\n", (unsigned long long)ps.frame_ring_full_waits,
-				      (unsigned long long)ps.event_ring_full_waits);
-			assert_int_equal(sum, st.frames);
-			if (copy || kind == BW_READER_LIBPCAP)
-				assert_int_equal(ps.frames_copied + ps.frames_heap, st.frames);
-			else
-				assert_int_equal(ps.frames_copied, 0);
-			assert_same_events(single, multi);
+		if (kind == BW_READER_LIBPCAP) { /* libpcap frames are always copied */
+			compare_one(f, single, multi, workers, kind, true, false);
+			continue;
 		}
+		compare_one(f, single, multi, workers, kind, false, false);
+		compare_one(f, single, multi, workers, kind, false, true);
+		compare_one(f, single, multi, workers, kind, true, false);
 	}
 	unlink(single);
+	if (kind == BW_READER_AUTO && f->n > 1) {
+		run_single(f, MIXED, single);
+		for (unsigned workers = 2; workers <= 3; workers++)
+			compare_one(f, single, multi, workers, MIXED, false, false);
+		unlink(single);
+	}
 	unlink(multi);
 }
 
