@@ -61,9 +61,10 @@ void bw_capture_file_close(struct bw_capture_file *f); /* NULL-safe */
  * own reader (not libpcap) and must not have delivered a frame yet. The
  * clone starts where f is and delivers exactly the frames f will, with
  * the same numbers and errors; its per-frame anomalies go to an. It
- * borrows f's mapping and never advises the kernel about it (read-ahead
- * and drop-behind stay f's; a page f dropped is read again on a fault),
- * so close every clone before f. Returns BW_ENOTSUP (libpcap), BW_EINVAL
+ * borrows f's mapping: it drops the pages behind its own cursor, as f
+ * does, but leaves read-ahead to f and never unmaps (a page one reader
+ * dropped is read again on the other's fault), so close every clone
+ * before f. Returns BW_ENOTSUP (libpcap), BW_EINVAL
  * (f has started) or BW_ENOMEM; *out is the caller's, closed with
  * bw_capture_file_close().
  */

@@ -115,6 +115,7 @@ struct mm_reader {
 	size_t advised;           /* MADV_WILLNEED issued up to here */
 	size_t dropped;           /* MADV_DONTNEED issued up to here (whole chunks) */
 	size_t pf_pos;            /* cache lines prefetched up to here (PF_AHEAD) */
+	bool borrowed;            /* a clone: map is another reader's (no unmap, no read-ahead) */
 	bool pcapng;
 	bool be;                  /* file (or current section) is big endian */
 	/* classic pcap */
@@ -241,7 +242,7 @@ static void prefetch(struct mm_reader *r)
 		(void)madvise((uint8_t *)r->map + r->dropped, DROP_CHUNK, MADV_DONTNEED);
 		r->dropped += DROP_CHUNK;
 	}
-	if (!r->map || r->advised >= r->map_len || r->w.pos + PREFETCH_AHEAD <= r->advised)
+	if (!r->map || r->borrowed || r->advised >= r->map_len || r->w.pos + PREFETCH_AHEAD <= r->advised)
 		return;
 	size_t n = BW_MIN((size_t)PREFETCH_CHUNK, r->map_len - r->advised);
 	/* advised only grows in whole chunks, so the address stays page aligned */
@@ -675,7 +676,7 @@ static uint64_t mm_pos(const struct bw_capture_file *f)
 static void mm_close(struct bw_capture_file *f)
 {
 	struct mm_reader *r = (struct mm_reader *)f;
-	if (r->map)
+	if (r->map && !r->borrowed)
 		munmap(r->map, r->map_len);
 	free(r->ifs);
 	free(r);
@@ -752,9 +753,13 @@ int bw_capture_file_clone(const struct bw_capture_file *f, struct bw_anomalies *
 	if (!c)
 		return BW_ENOMEM;
 	*c = *r;
-	/* The mapping stays r's (never unmapped or advised through c). */
-	c->map = NULL;
-	c->map_len = 0;
+	/*
+	 * The mapping stays r's: c never unmaps it or reads ahead in it, but
+	 * drops behind its own cursor, so a clone that lags r does not keep
+	 * the pages it faulted in again (a page zapped under a reader that
+	 * still needs it is read in again from the page cache).
+	 */
+	c->borrowed = true;
 	c->f.an = an;
 	c->ifs = NULL;
 	if (r->ifcap) {

@@ -103,6 +103,7 @@ for i in $(seq 1 "$RUNS"); do
 	run bw1_libpcap "$BW" -q --workers 1 --reader libpcap -r "$CAP" -o jsonl:/dev/null
 	run bw2_libpcap "$BW" -q --workers 2 --reader libpcap -r "$CAP" -o jsonl:/dev/null
 	BINDWATCH_COPY_FRAMES=1 run bw2_copy "$BW" -q --workers 2 -r "$CAP" -o jsonl:/dev/null
+	BINDWATCH_NO_WALK=1 run bw2_lent "$BW" -q --workers 2 -r "$CAP" -o jsonl:/dev/null
 	if [ -n "${BENCH_ALT:-}" ]; then
 		run alt1 "$BENCH_ALT" -q --workers 1 -r "$CAP" -o jsonl:/dev/null
 		run alt2 "$BENCH_ALT" -q --workers 2 -r "$CAP" -o jsonl:/dev/null
@@ -203,8 +204,9 @@ labels = {
     'tcpdump': 'tcpdump -r FILE -w /dev/null',
     'tshark': 'tshark -T fields (DNS answers, SNI, certificates)',
     'bw1': 'bindwatch --workers 1 (mmap reader)',
-    'bw2': 'bindwatch --workers 2 (mmap reader, frames lent)',
-    'bw2_copy': 'bindwatch --workers 2, frames copied into the rings',
+    'bw2': 'bindwatch --workers 2 (each worker walks the mapped file)',
+    'bw2_lent': 'bindwatch --workers 2, a reader thread lends frames over rings',
+    'bw2_copy': 'bindwatch --workers 2, a reader thread copies frames into the rings',
     'bw1_libpcap': 'bindwatch --workers 1 --reader libpcap',
     'bw2_libpcap': 'bindwatch --workers 2 --reader libpcap (copied)',
     'bw1_quarter': 'bindwatch --workers 1, capture 1/4 the size',
@@ -214,7 +216,7 @@ labels = {
     'alt1_quarter': alt + ', --workers 1, capture 1/4 the size',
     'alt2_quarter': alt + ', --workers 2, capture 1/4 the size',
 }
-order = ['bare', 'cat', 'tcpdump', 'tshark', 'bw1', 'bw2', 'bw2_copy', 'bw1_libpcap', 'bw2_libpcap', 'alt1', 'alt2',
+order = ['bare', 'cat', 'tcpdump', 'tshark', 'bw1', 'bw2', 'bw2_lent', 'bw2_copy', 'bw1_libpcap', 'bw2_libpcap', 'alt1', 'alt2',
          'bw1_quarter', 'bw2_quarter', 'alt1_quarter', 'alt2_quarter']
 bare = med['bare'][0]
 qpk = None
