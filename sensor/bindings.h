@@ -49,8 +49,8 @@
  * tables, so callers never deal with RCU beyond the thread rules below.
  * Each call uses up to about 10 KiB of stack (a copy of one value).
  *
- * Memory: an 8-byte eviction slot per entry of configured capacity (about
- * 8 MB with the defaults) is reserved by bw_bindings_new and touched as the
+ * Memory: a 12-byte index slot per entry of configured capacity (about
+ * 15 MB with the defaults) is reserved by bw_bindings_new and touched as the
  * tables fill, and each table's bucket heads grow with its entries (16 to 64
  * bytes per entry, table.h); a name bound to one IPv4 address then costs
  * about 110 bytes plus the name in name_addr, and as much again in

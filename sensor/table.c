@@ -25,7 +25,11 @@
  * most DNS answers repeat a binding already known. Writers serialise per key
  * on striped mutexes, which also guard a per-stripe dense index of entries so
  * eviction can sample random entries in O(1), and a sweep cursor that expires
- * entries past their death time a few at a time, in packet time.
+ * entries past their death time a few at a time, in packet time. Beside the
+ * index each stripe keeps its entries' death seconds in a dense array of the
+ * same order, and the sweep reads that, not the entries: a look through the
+ * index was a cache miss on a random entry, almost always a live one, at
+ * every update (bench/NOTES.md, "Binding-table sweep").
  *
  * Build with -DBW_TABLE_RCU_MEMB to use the memory-barrier flavour instead
  * (for benchmarks; the API and its rules are the same).
@@ -99,6 +103,7 @@ struct entry {
 struct stripe {
 	pthread_mutex_t lock;
 	struct entry **slots; /* dense: slots[0..n) are this stripe's entries */
+	uint32_t *exp;        /* exp[j] == slots[j]->exp_s, always (for the sweep) */
 	uint32_t n, cap;
 	uint32_t sweep; /* next slot the expiry sweep looks at */
 	uint64_t *count; /* the table's entry count */
@@ -127,14 +132,26 @@ struct bw_table {
 	const char *name;
 	size_t capacity, max_bytes;
 	uint32_t nstripes, sample;
-	size_t fixed_bytes; /* this struct, the stripes, their slot arrays */
+	size_t fixed_bytes; /* this struct, the stripes, the index */
 	struct stripe *stripes;
+	void *index; /* every stripe's slots[] and exp[] (index_alloc) */
+	size_t index_bytes;
+	bool index_mapped;
 };
 
 static __thread bool tls_registered;
 
-/* Slots of a stripe the expiry sweep examines per update (bounded work per call). */
+/*
+ * Slots of a stripe the expiry sweep examines per update (bounded work per
+ * call). A look is 4 bytes of exp[], yet 8 per update cost 0.2 % more
+ * instructions on the bench for no visible gain: at 2 a table is swept
+ * whole every capacity / 2 updates, seconds to a minute, against the hour
+ * of grace past its TTL a binding gets before it is dead at all. Where a
+ * look decides something, a new key in a full stripe, it looks further
+ * before it evicts a live entry.
+ */
 #define SWEEP_PER_UPDATE 2
+#define SWEEP_BEFORE_EVICT 16
 
 static inline size_t key_words(size_t klen)
 {
@@ -243,6 +260,47 @@ static void buckets_free_rcu(struct rcu_head *head)
 }
 
 /*
+ * The stripes' slots[] and exp[], one zeroed region per table. Calloc'd
+ * per stripe (a few KiB to a few tens of KiB each) they came from the heap,
+ * and glibc memsets such a chunk at once: every table's whole index was
+ * resident from the start (10 MB of slots with the default tables, 15 MB
+ * with exp[]). From 64 KiB on the region is a mapping of its own, zero
+ * pages until the table fills them.
+ */
+#define INDEX_MAP_MIN (64u << 10)
+
+static void *index_alloc(size_t bytes, bool *mapped)
+{
+	*mapped = false;
+	if (bytes >= INDEX_MAP_MIN) {
+		void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED) {
+			*mapped = true;
+			return p;
+		}
+	}
+	void *p = aligned_alloc(64, bytes);
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+static void index_free(struct bw_table *t)
+{
+	if (t->index_mapped)
+		(void)munmap(t->index, t->index_bytes);
+	else
+		free(t->index);
+}
+
+/* Slots rounded up to whole cache lines, so two stripes' writers never share one. */
+static inline size_t line_round(size_t n, size_t size)
+{
+	size_t per = 64 / size;
+	return (n + per - 1) / per * per;
+}
+
+/*
  * Buckets a table starts with; it grows 4x whenever it holds more than half
  * as many entries (load 0.125 to 0.5: 16 to 64 bytes of heads per entry, at
  * most 32 per entry of capacity): the array's resident size follows the
@@ -251,9 +309,15 @@ static void buckets_free_rcu(struct rcu_head *head)
  */
 #define INIT_BUCKETS 4096
 
+/* Dead at packet second now_s, for an entry whose exp_s is exp_s. */
+static inline bool exp_dead(uint32_t exp_s, uint64_t now_s)
+{
+	return exp_s && exp_s != UINT32_MAX && now_s > exp_s;
+}
+
 static inline bool entry_dead(const struct entry *e, bw_time_t now)
 {
-	return e->exp_s && e->exp_s != UINT32_MAX && now / BW_NSEC_PER_SEC > e->exp_s;
+	return exp_dead(e->exp_s, now / BW_NSEC_PER_SEC);
 }
 
 struct bw_table *bw_table_new(const struct bw_table_config *c)
@@ -307,28 +371,40 @@ struct bw_table *bw_table_new(const struct bw_table_config *c)
 		return NULL;
 	}
 	memset(t->stripes, 0, sizeof(*t->stripes) * ns);
-	t->fixed_bytes = sizeof(*t) + sizeof(*t->stripes) * ns;
 	uint32_t i;
+	size_t nslots = 0, nexp = 0;
 	for (i = 0; i < ns; i++) {
 		struct stripe *st = &t->stripes[i];
 		/* Split the capacity exactly: the first (capacity % ns) stripes take one more. */
 		st->cap = (uint32_t)(c->capacity / ns + (i < c->capacity % ns ? 1 : 0));
-		st->slots = calloc(st->cap, sizeof(*st->slots));
+		nslots += line_round(st->cap, sizeof(*st->slots));
+		nexp += line_round(st->cap, sizeof(*st->exp));
+	}
+	t->index_bytes = nslots * sizeof(struct entry *) + nexp * sizeof(uint32_t);
+	t->index = index_alloc(t->index_bytes, &t->index_mapped);
+	if (!t->index)
+		goto fail_index;
+	t->fixed_bytes = sizeof(*t) + sizeof(*t->stripes) * ns + t->index_bytes;
+	struct entry **sp = t->index;
+	uint32_t *ep = (uint32_t *)(sp + nslots);
+	for (i = 0; i < ns; i++) {
+		struct stripe *st = &t->stripes[i];
+		st->slots = sp;
+		st->exp = ep;
+		sp += line_round(st->cap, sizeof(*st->slots));
+		ep += line_round(st->cap, sizeof(*st->exp));
 		st->rng = (t->k0 ^ (0x9E3779B97F4A7C15ULL * (i + 1))) | 1;
 		st->count = &t->count;
 		st->byte_cap = c->max_bytes ? BW_MAX((uint64_t)c->max_bytes / ns, (uint64_t)1) : 0;
-		if (!st->slots || pthread_mutex_init(&st->lock, NULL) != 0) {
-			free(st->slots);
+		if (pthread_mutex_init(&st->lock, NULL) != 0)
 			goto fail;
-		}
-		t->fixed_bytes += sizeof(*st->slots) * st->cap;
 	}
 	return t;
 fail:
-	while (i-- > 0) {
+	while (i-- > 0)
 		pthread_mutex_destroy(&t->stripes[i].lock);
-		free(t->stripes[i].slots);
-	}
+	index_free(t);
+fail_index:
 	free(t->stripes);
 	buckets_free(t->ba);
 	free(t);
@@ -382,10 +458,9 @@ void bw_table_free_n(struct bw_table *const *ts, size_t n)
 		struct bw_table *t = ts[k];
 		if (!t)
 			continue;
-		for (uint32_t i = 0; i < t->nstripes; i++) {
+		for (uint32_t i = 0; i < t->nstripes; i++)
 			pthread_mutex_destroy(&t->stripes[i].lock);
-			free(t->stripes[i].slots);
-		}
+		index_free(t);
 		free(t->stripes);
 		buckets_free(t->ba);
 		free(t);
@@ -545,8 +620,10 @@ static void slot_remove(struct stripe *st, uint32_t i)
 	uint32_t n = st->n - 1;
 	struct entry *last = st->slots[n];
 	st->slots[i] = last;
+	st->exp[i] = st->exp[n];
 	last->u.w.slot = i;
 	st->slots[n] = NULL;
+	st->exp[n] = 0;
 	__atomic_store_n(&st->n, n, __ATOMIC_RELAXED); /* stats read it unlocked */
 	__atomic_fetch_sub(st->count, 1, __ATOMIC_RELAXED);
 }
@@ -595,16 +672,21 @@ static void evict_one(struct bw_table *t, struct stripe *st, const struct entry 
 	counter_add(&st->evictions, 1);
 }
 
-/* Look at up to budget slots of st from its sweep cursor; remove those dead at now, never keep. */
+/*
+ * Look at up to budget slots of st from its sweep cursor; remove those dead
+ * at now, never keep. Only exp[] is read for a live entry (sequential, 4
+ * bytes a look): the entry itself is touched only to remove it.
+ */
 static uint32_t sweep_stripe(struct bw_table *t, struct stripe *st, bw_time_t now, uint32_t budget,
 			     const struct entry *keep)
 {
+	uint64_t now_s = now / BW_NSEC_PER_SEC;
 	uint32_t removed = 0;
 	for (uint32_t k = 0; k < budget && st->n; k++) {
 		if (st->sweep >= st->n)
 			st->sweep = 0;
-		struct entry *e = st->slots[st->sweep];
-		if (e != keep && entry_dead(e, now)) {
+		struct entry *e;
+		if (exp_dead(st->exp[st->sweep], now_s) && (e = st->slots[st->sweep]) != keep) {
 			/* The last slot moves into this one: look at it next. */
 			entry_remove(t, st, e);
 			counter_add(&st->expired, 1);
@@ -726,7 +808,7 @@ int bw_table_update_until(struct bw_table *t, const void *key, size_t klen, bw_t
 			ret = BW_ENOMEM;
 			goto out;
 		}
-		if (st->n >= st->cap && sweep_stripe(t, st, now, SWEEP_PER_UPDATE, NULL) == 0)
+		if (st->n >= st->cap && sweep_stripe(t, st, now, BW_MIN(st->n, (uint32_t)SWEEP_BEFORE_EVICT), NULL) == 0)
 			evict_one(t, st, NULL);
 		/* The eviction may have unlinked our bucket's head: link again from the bucket. */
 		link = &t->ba->b[h & t->ba->mask];
@@ -734,6 +816,7 @@ int bw_table_update_until(struct bw_table *t, const void *key, size_t klen, bw_t
 		ne->u.w.slot = st->n;
 		ne->next = *link;
 		st->slots[st->n] = ne;
+		st->exp[st->n] = ne->exp_s;
 		__atomic_store_n(&st->n, st->n + 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&t->count, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(link, ne, __ATOMIC_RELEASE);
@@ -741,7 +824,12 @@ int bw_table_update_until(struct bw_table *t, const void *key, size_t klen, bw_t
 		counter_add(&st->inserts, 1);
 		cur = ne;
 	}
-	cur->exp_s = expires ? exp_seconds(*expires) : 0;
+	uint32_t exp_s = expires ? exp_seconds(*expires) : 0;
+	if (cur->exp_s != exp_s) {
+		/* Only on a change (a rewrite in the same second keeps it): exp[] is one more random line. */
+		cur->exp_s = exp_s;
+		st->exp[cur->u.w.slot] = exp_s;
+	}
 	/* Dead entries go a few at a time, in packet time: the table holds what is alive. */
 	(void)sweep_stripe(t, st, now, SWEEP_PER_UPDATE, cur);
 	/* Over the byte budget (a long key, a grown set): make room, O(sample) each. */

@@ -23,15 +23,17 @@
  *  - Removed entries are freed after an RCU grace period: a reader inside a
  *    lookup never sees freed memory.
  *
- * Memory: bw_table_new reserves an 8-byte index slot per entry of
- * capacity (calloc: pages are touched as the table fills). The bucket heads
- * (8 bytes each) start at 4096 and grow 4x whenever the table holds more
- * than half as many entries, up to two per entry of capacity rounded up to
- * a power of two: a grow re-chains every entry under all writer locks while
- * lookups go on (a lookup that misses during one retries). Each key then
- * costs one allocation (a 40-byte header, the key padded to 8, the value).
- * bw_table_update uses about BW_TABLE_VALUE_MAX bytes of stack, lookups none
- * beyond the caller's buffer.
+ * Memory: bw_table_new reserves a 12-byte index slot per entry of
+ * capacity (the entry's address and its death second, which the sweep reads
+ * instead of the entry), from 64 KiB on in a mapping of its own: pages are
+ * touched as the table fills. The bucket heads (8 bytes each) start at 4096
+ * and grow 4x whenever the table holds more than half as many entries, up
+ * to two per entry of capacity rounded up to a power of two: a grow
+ * re-chains every entry under all writer locks while lookups go on (a
+ * lookup that misses during one retries). Each key then costs one
+ * allocation (a 40-byte header, the key padded to 8, the value).
+ * bw_table_update uses about BW_TABLE_VALUE_MAX bytes of stack, lookups
+ * none beyond the caller's buffer.
  *
  * Expiry (packet time): bw_table_update_until gives an entry a death time.
  * Once an update's packet time has passed it (by whole seconds), the entry
@@ -40,7 +42,8 @@
  * every update sweeps 2 index slots of its stripe from a cursor, removing
  * dead entries (counted as expired), so a table's size follows what is
  * alive, not how long it has run. A new key in a full stripe takes the
- * room of a dead entry found by the sweep before it evicts a live one.
+ * room of a dead entry found by the sweep (up to 16 slots) before it evicts
+ * a live one.
  * bw_table_sweep does the same on demand. Lookups do not judge death (they
  * have no time): a dead entry stays visible until it is swept or rewritten.
  * Entries written by bw_table_update never die.
@@ -97,7 +100,7 @@ struct bw_table_stats {
 	uint64_t evictions; /* entries evicted to make room */
 	uint64_t removes;   /* bw_table_remove() that found the key */
 	uint64_t expired;   /* dead entries removed by a sweep or restarted by an update */
-	uint64_t bytes;     /* entries (allocator sizes), index (8 B/entry of capacity), bucket
+	uint64_t bytes;     /* entries (allocator sizes), index (12 B/entry of capacity), bucket
 			     * heads (8 B, two per entry of capacity rounded up to a power of 2) */
 	uint64_t max_bytes; /* configured byte cap of the entries (0: none) */
 };

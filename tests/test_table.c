@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* test_table.c: bounded concurrent hash table: copy-in/out, growth, sampled eviction, RCU frees, threads. */
+/*
+ * test_table.c: bounded concurrent hash table: copy-in/out, growth, sampled
+ * eviction, expiry, RCU frees, threads. It includes table.c to check the
+ * stripes' index from inside (check_index).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../sensor/table.h"
+#include "../sensor/table.c"
 
 struct put {
 	const void *val;
@@ -44,6 +48,35 @@ static struct bw_table *mk(size_t cap, uint32_t stripes, uint32_t sample)
 	struct bw_table_config c = { .name = "t", .capacity = cap, .stripes = stripes, .sample = sample,
 				     .seed = { 1, 2 } };
 	return bw_table_new(&c);
+}
+
+/*
+ * The index's invariants, from inside: each stripe's slots[0..n) are its
+ * entries, each knowing its slot and reachable from its bucket, exp[j] is
+ * slots[j]->exp_s, and the room past n is clear. Single-threaded callers only.
+ */
+static void check_index(struct bw_table *t)
+{
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < t->nstripes; i++) {
+		struct stripe *st = &t->stripes[i];
+		assert_true(st->n <= st->cap);
+		for (uint32_t j = 0; j < st->n; j++) {
+			struct entry *e = st->slots[j];
+			assert_non_null(e);
+			assert_int_equal(e->u.w.slot, j);
+			assert_int_equal(st->exp[j], e->exp_s);
+			uint64_t h = table_hash(t, e->data, e->klen);
+			assert_ptr_equal(stripe_of(t, h), st);
+			assert_ptr_equal(*find_link(t, h, e->data, e->klen), e);
+		}
+		for (uint32_t j = st->n; j < st->cap; j++) {
+			assert_null(st->slots[j]);
+			assert_int_equal(st->exp[j], 0);
+		}
+		total += st->n;
+	}
+	assert_int_equal(total, t->count);
 }
 
 static int setup(void **state)
@@ -255,7 +288,7 @@ static void test_byte_cap(void **state)
 		struct bw_table_stats st;
 		bw_table_stats(t, &st);
 		/* entry bytes under the cap (plus one entry), besides the fixed index and buckets */
-		assert_true(st.bytes <= 65536 + 2048 + 1000 * 8 + 1024 * 16 + 4096);
+		assert_true(st.bytes <= 65536 + 2048 + 1000 * 12 + 1024 * 16 + 4096);
 		/* the key just written is always kept */
 		assert_int_equal(bw_table_lookup(t, key, sizeof(key), out, sizeof(out)), 1);
 	}
@@ -379,6 +412,163 @@ static void test_expiry(void **state)
 	bw_table_stats(t, &st);
 	assert_int_equal(st.expired + st.evictions, 1);
 	assert_int_equal(st.entries, 4);
+	bw_table_free(t);
+}
+
+static uint64_t xs_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+#define IDX_KEYS 1500
+
+/*
+ * The sweep reads the stripes' exp[] instead of the entries, so exp[] must
+ * follow every insert, rewrite, grow (a new entry in the old one's slot),
+ * remove, eviction (by count and by bytes) and sweep (the last slot moving
+ * into a freed one). A random mix of all of them, with death times past,
+ * near, far and never, then a full sweep at a later time must remove exactly
+ * the entries a model of the death times says are dead, and keep the rest.
+ */
+static void test_expiry_index(void **state)
+{
+	(void)state;
+	struct bw_table_config c = { .name = "t", .capacity = 512, .stripes = 4, .seed = { 3, 4 },
+				     .max_bytes = 96 * 1024 };
+	struct bw_table *t = bw_table_new(&c);
+	assert_non_null(t);
+	static uint32_t model[IDX_KEYS]; /* death second of the key's last write (0: never) */
+	static uint8_t val[400];
+	memset(val, 'v', sizeof(val));
+	uint8_t out[BW_TABLE_VALUE_MAX];
+	char key[32];
+	uint64_t rng = 0x9E3779B97F4A7C15ULL;
+	bw_time_t now = 1 * BW_NSEC_PER_SEC;
+	for (int op = 0; op < 60000; op++) {
+		/* Packet time creeps on, sometimes a little back (workers are not in lockstep). */
+		uint64_t r = xs_next(&rng);
+		now += r % 4000000;
+		bw_time_t at = now - (r >> 60) * 1000000;
+		uint32_t k = (uint32_t)(xs_next(&rng) % IDX_KEYS);
+		int kn = snprintf(key, sizeof(key), "idx-%u", k);
+		uint64_t what = xs_next(&rng);
+		if (what % 16 == 0) {
+			(void)bw_table_remove(t, key, (size_t)kn);
+			continue;
+		}
+		if (what % 64 == 1) {
+			(void)bw_table_sweep(t, at, 1 + (what >> 32) % 32);
+			continue;
+		}
+		/* Values of 1..400 bytes: rewrites in place and grows into a new entry. */
+		struct put p = { val, 1 + (size_t)((what >> 8) % sizeof(val)), (what >> 20) % 8 != 0, 0, false };
+		bw_time_t dies;
+		switch ((what >> 24) % 8) {
+		case 0:
+			dies = 0; /* never */
+			break;
+		case 1:
+			dies = UINT64_MAX; /* saturates: never */
+			break;
+		case 2:
+			dies = at > 3 * BW_NSEC_PER_SEC ? at - 3 * BW_NSEC_PER_SEC : 1; /* dead at once */
+			break;
+		default:
+			dies = at + (what >> 32) % (40 * BW_NSEC_PER_SEC);
+			break;
+		}
+		int ret = (what >> 40) % 8 == 0 ? bw_table_update(t, key, (size_t)kn, at, put_fn, &p)
+						: bw_table_update_until(t, key, (size_t)kn, at, put_fn, &p, &dies);
+		if ((what >> 40) % 8 == 0)
+			dies = 0;
+		assert_true(ret >= 0);
+		if (ret > 0) {
+			uint64_t s = dies / BW_NSEC_PER_SEC + (dies % BW_NSEC_PER_SEC ? 1 : 0);
+			model[k] = dies == 0 ? 0 : s >= UINT32_MAX ? UINT32_MAX : (uint32_t)(s ? s : 1);
+			/* Just written: neither the sweep nor an eviction took it. */
+			assert_int_equal(bw_table_lookup(t, key, (size_t)kn, out, sizeof(out)), ret);
+		}
+		if (op % 4096 == 0)
+			check_index(t);
+	}
+	check_index(t);
+	struct bw_table_stats st;
+	bw_table_stats(t, &st);
+	assert_true(st.evictions > 0);
+	assert_true(st.grows > 0);
+	assert_true(st.removes > 0);
+	assert_true(st.expired > 0);
+
+	/* Judge at a time some of the 40 s death window from now is past, some not. */
+	bw_time_t judge = now + 20 * BW_NSEC_PER_SEC;
+	uint64_t judge_s = judge / BW_NSEC_PER_SEC;
+	size_t held = 0, dead = 0;
+	for (uint32_t k = 0; k < IDX_KEYS; k++) {
+		int kn = snprintf(key, sizeof(key), "idx-%u", k);
+		if (bw_table_lookup(t, key, (size_t)kn, out, sizeof(out)) < 0)
+			continue;
+		held++;
+		dead += model[k] && model[k] != UINT32_MAX && judge_s > model[k];
+	}
+	assert_true(dead > 0 && dead < held);
+	/* Enough budget for each stripe to look at every slot once, and once more for each it removes. */
+	assert_int_equal(bw_table_sweep(t, judge, 4 * c.capacity), dead);
+	check_index(t);
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, held - dead);
+	for (uint32_t k = 0; k < IDX_KEYS; k++) {
+		int kn = snprintf(key, sizeof(key), "idx-%u", k);
+		if (bw_table_lookup(t, key, (size_t)kn, out, sizeof(out)) >= 0)
+			assert_false(model[k] && model[k] != UINT32_MAX && judge_s > model[k]);
+	}
+	assert_int_equal(bw_table_sweep(t, judge, 4 * c.capacity), 0);
+	/* Once every death time has passed only the never-dying remain. */
+	size_t never = 0;
+	for (uint32_t k = 0; k < IDX_KEYS; k++) {
+		int kn = snprintf(key, sizeof(key), "idx-%u", k);
+		if (bw_table_lookup(t, key, (size_t)kn, out, sizeof(out)) >= 0)
+			never += model[k] == 0 || model[k] == UINT32_MAX;
+	}
+	(void)bw_table_sweep(t, UINT64_MAX - 1, 4 * c.capacity);
+	check_index(t);
+	bw_table_stats(t, &st);
+	assert_int_equal(st.entries, never);
+	bw_table_free(t);
+}
+
+/* A new key in a full stripe looks further than an update's sweep for a dead entry to replace. */
+static void test_sweep_before_evict(void **state)
+{
+	(void)state;
+	struct bw_table *t = mk(32, 1, 0);
+	assert_non_null(t);
+	struct put p;
+	char key[16];
+	for (int i = 0; i < 32; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(put_until(t, key, 10 * BW_NSEC_PER_SEC, 100 * BW_NSEC_PER_SEC, &p), 8);
+	}
+	/* The entry 10 slots past the cursor dies at 60 s (rewritten in place: its slot stays). */
+	struct stripe *st = &t->stripes[0];
+	uint32_t victim = (st->sweep + 10) % st->n;
+	struct entry *e = st->slots[victim];
+	char vkey[16];
+	memcpy(vkey, e->data, e->klen);
+	vkey[e->klen] = 0;
+	assert_int_equal(put_until(t, vkey, 50 * BW_NSEC_PER_SEC, 60 * BW_NSEC_PER_SEC, &p), 8);
+	assert_ptr_equal(st->slots[victim], e);
+	assert_int_equal(put_until(t, "new", 70 * BW_NSEC_PER_SEC, 100 * BW_NSEC_PER_SEC, &p), 8);
+	uint8_t out[16];
+	assert_int_equal(bw_table_lookup(t, vkey, strlen(vkey), out, sizeof(out)), BW_ENOENT);
+	struct bw_table_stats sts;
+	bw_table_stats(t, &sts);
+	assert_int_equal(sts.evictions, 0);
+	assert_int_equal(sts.expired, 1);
+	assert_int_equal(sts.entries, 32);
+	check_index(t);
 	bw_table_free(t);
 }
 
@@ -666,6 +856,7 @@ int main(void)
 		cmocka_unit_test(test_evict_sampled), cmocka_unit_test(test_many_stripes), cmocka_unit_test(test_expiry), cmocka_unit_test(test_grow_under_readers),
 		cmocka_unit_test(test_free_other_thread), cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_byte_cap), cmocka_unit_test(test_large_lazy),
+		cmocka_unit_test(test_expiry_index), cmocka_unit_test(test_sweep_before_evict),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
