@@ -430,6 +430,7 @@ int main(int argc, char **argv)
 	struct bw_policyctl pctl = { 0 };
 	struct bw_detect_env env = { 0 };
 	bool bindings_thread = false;
+	FILE *detect_trace = NULL;
 	enum bw_reader_kind reader = BW_READER_AUTO;
 	const char *outputs[BW_OUTPUT_MAX_SINKS];
 	unsigned n_outputs = 0;
@@ -724,6 +725,14 @@ bad_value:
 	bw_bindings_thread_register();
 	bindings_thread = true;
 	cfg.detect = &env;
+	/* Tests (tests/cli): every detector call, in order (worker.h). */
+	const char *trace = getenv("BINDWATCH_DETECT_TRACE");
+	if (trace && *trace && !(detect_trace = fopen(trace, "we"))) {
+		fprintf(stderr, "bindwatch: %s: %s\n", trace, strerror(errno));
+		status = EXIT_USAGE;
+		goto out;
+	}
+	cfg.detect_trace = detect_trace;
 	if (!cfg.tls_off) {
 		trust = bw_x509_trust_new(ca_files, n_ca, err, sizeof(err));
 		if (!trust) {
@@ -929,6 +938,8 @@ report:
 
 out:
 	bw_worker_free(w);
+	if (detect_trace)
+		fclose(detect_trace);
 	bw_certfetch_stop(fetcher);
 	bw_x509_trust_free(trust);
 	if (bindings_thread) {

@@ -85,6 +85,16 @@ struct pl_worker {
 	_Alignas(64) _Atomic uint64_t last_disp;
 	uint64_t base, cur_seq, gate_waits;
 	/*
+	 * Frames whose DNS observation the worker holds back (detect_try), oldest
+	 * at pend_head. While there is one, prog stays at 2 * its seq: the
+	 * others take the worker as still in that frame. done_seq is the last
+	 * frame it is through (own or skipped), in_frame whether it is in cur_seq.
+	 */
+	uint64_t pend[BW_WORKER_DEFER_MAX];
+	unsigned pend_head, pend_n;
+	uint64_t done_seq;
+	bool in_frame;
+	/*
 	 * Walk mode (walk_file): set by the caller before it pushes REC_WALK,
 	 * then the worker's until it counts itself out of walk_left.
 	 */
@@ -111,7 +121,6 @@ struct bw_pipeline {
 	bool ordered;                   /* n > 1 and detectors on: the turnstile is in use */
 	struct bw_detect_state *detect_state; /* the workers' one detector state when ordered (owned) */
 	struct bw_ring_waiter gate_wake;  /* workers waiting at the turnstile */
-	unsigned gate_spin;             /* pauses at the turnstile before yielding (0: more workers than cores) */
 	uint64_t file_base;             /* seq of frame number 0 of the file being read */
 	uint64_t max_number;            /* highest frame number read in it */
 	uint64_t x509_dups, frames_copied, frames_heap, frames_dispatched[BW_PIPELINE_MAX_WORKERS];
@@ -661,7 +670,6 @@ static void call(void (*fn)(void))
  * last worker then runs the end-of-run checks (bw_detect_finish).
  */
 #define PL_FIN_SEQ (UINT64_C(1) << 62)
-#define GATE_SPIN 20000 /* pauses: some tens of microseconds */
 
 static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self, uint64_t s)
 {
@@ -687,39 +695,22 @@ static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self,
 	return true;
 }
 
-static inline void gate_pause(void)
+/* Wait until no other worker can still call a detector for a frame before s. */
+static void gate_wait(struct bw_pipeline *p, struct pl_worker *pw, uint64_t s)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
-/* bw_worker_config.detect_gate: called by the worker before every detector call. */
-static void pl_gate(void *ctx)
-{
-	struct pl_worker *pw = ctx;
-	struct bw_pipeline *p = pw->p;
 	const struct bw_pipeline_config *c = &p->cfg;
-	uint64_t s = pw->cur_seq;
 	if (gate_open(p, pw, s))
 		return;
 	pw->gate_waits++;
 	/* What this worker made so far can go out while it waits. */
 	bw_ring_publish(pw->ev);
 	/*
-	 * The worker waited for is usually a few frames behind, on a core of
-	 * its own: spinning that long is far cheaper than a futex sleep and
-	 * wake-up on each side, which at a DNS answer every thirty frames
-	 * cost two workers more than half their time. With more workers than
-	 * cores, the one waited for may need this core: yield at once.
+	 * No spinning with pause beyond the yields: on this kind of VM a pause
+	 * loop traps to the hypervisor, and with a third busy thread on two
+	 * cores, 20 000 pauses per wait turned a 0.6 s run into 9 s
+	 * (bench/NOTES.md). Holding DNS observations back (pl_detect_try)
+	 * removed most waits instead.
 	 */
-	for (unsigned k = 0; k < p->gate_spin; k++) {
-		gate_pause();
-		if (gate_open(p, pw, s))
-			return;
-	}
 	for (unsigned spin = 0;; spin++) {
 		if (gate_open(p, pw, s))
 			return;
@@ -750,6 +741,82 @@ static inline void gate_progress(struct bw_pipeline *p, struct pl_worker *pw, ui
 		bw_ring_waiter_notify(&p->gate_wake);
 	else if (atomic_load_explicit(&p->gate_wake.waiters, memory_order_relaxed))
 		bw_ring_waiter_notify(&p->gate_wake);
+}
+
+/* bw_worker_config.detect_gate: the worker is about to call a detector (it holds nothing back). */
+static void pl_gate(void *ctx)
+{
+	struct pl_worker *pw = ctx;
+	gate_wait(pw->p, pw, pw->cur_seq);
+}
+
+/*
+ * Holding back (bw_worker_config.detect_try). Waiting at the turnstile for
+ * each DNS answer kept two workers in lockstep: the one ahead waited for
+ * the other at every answer (a third of the frames), so a run took the sum
+ * of the slower side of every stretch between two answers, not half the
+ * work. Instead the worker keeps a copy and goes on; the observation goes
+ * through when its turn comes (bw_worker_detect_poll after each frame), in
+ * the same order as before: while it is held, the worker's progress stays
+ * at its frame, so no other worker passes it at the turnstile, and the
+ * worker's own later observations queue behind it. The one held for the
+ * earliest frame anywhere can always go, so nothing waits for ever.
+ */
+static bool pl_detect_try(void *ctx)
+{
+	struct pl_worker *pw = ctx;
+	struct bw_pipeline *p = pw->p;
+	uint64_t s = pw->cur_seq;
+	if (s >= PL_FIN_SEQ) { /* end of input: in turn, worker by worker */
+		gate_wait(p, pw, s);
+		return true;
+	}
+	if (pw->pend_n == 0 && gate_open(p, pw, s))
+		return true;
+	/* prog already says "in frame s" (or in an earlier held one) */
+	pw->pend[(pw->pend_head + pw->pend_n) % BW_WORKER_DEFER_MAX] = s;
+	pw->pend_n++;
+	return false;
+}
+
+static bool pl_detect_head_ready(void *ctx)
+{
+	struct pl_worker *pw = ctx;
+	return gate_open(pw->p, pw, pw->pend[pw->pend_head]);
+}
+
+static void pl_detect_head_wait(void *ctx)
+{
+	struct pl_worker *pw = ctx;
+	gate_wait(pw->p, pw, pw->pend[pw->pend_head]);
+}
+
+static void pl_detect_head_done(void *ctx)
+{
+	struct pl_worker *pw = ctx;
+	pw->pend_head = (pw->pend_head + 1) % BW_WORKER_DEFER_MAX;
+	pw->pend_n--;
+	uint64_t v = pw->pend_n ? 2 * pw->pend[pw->pend_head] : pw->in_frame ? 2 * pw->cur_seq : 2 * pw->done_seq + 1;
+	gate_progress(pw->p, pw, v, false);
+}
+
+/* A frame begins (seq) or ends: what the turnstile sees, unless an earlier one is held. */
+static inline void frame_begin(struct pl_worker *pw, uint64_t seq)
+{
+	pw->cur_seq = seq;
+	pw->in_frame = true;
+	if (!pw->pend_n)
+		atomic_store_explicit(&pw->prog, 2 * seq, memory_order_release);
+}
+
+static inline void frame_end(struct pl_worker *pw, uint64_t seq)
+{
+	pw->in_frame = false;
+	pw->done_seq = seq;
+	if (!pw->pend_n)
+		gate_progress(pw->p, pw, 2 * seq + 1, false);
+	else
+		bw_worker_detect_poll(pw->w);
 }
 
 /* The worker frame hash h goes to, of n. */
@@ -793,15 +860,13 @@ static void walk_file(struct pl_worker *pw)
 		uint64_t seq = pw->base + fr.number;
 		uint64_t h = bw_pipeline_dispatch_hash(fr.linktype, fr.data, fr.cap_len);
 		if (pick_worker(h, p->n) == pw->id) {
-			if (ordered) {
-				pw->cur_seq = seq;
-				atomic_store_explicit(&pw->prog, 2 * seq, memory_order_release);
-			}
+			if (ordered)
+				frame_begin(pw, seq);
 			bw_worker_frame(pw->w, &fr, pw->walk_name);
 			own++;
 		}
 		if (ordered)
-			gate_progress(p, pw, 2 * seq + 1, false);
+			frame_end(pw, seq);
 		if (++since_q >= c->batch) {
 			since_q = 0;
 			call(c->quiescent);
@@ -820,8 +885,11 @@ static void walk_file(struct pl_worker *pw)
 	pw->walk_rc = rc == BW_EEOF || rc == BW_OK ? BW_OK : rc;
 	pw->walk_end = stopped ? WALK_STOPPED_END : bw_capture_file_frames(f);
 	pw->walk_own = own;
-	if (ordered)
-		gate_progress(p, pw, 2 * (pw->base + pw->walk_end) + 1, true);
+	if (ordered) {
+		bw_worker_detect_flush(pw->w);
+		pw->done_seq = pw->base + pw->walk_end;
+		gate_progress(p, pw, 2 * pw->done_seq + 1, true);
+	}
 	bw_ring_publish(pw->ev);
 	call(c->quiescent);
 	atomic_fetch_sub_explicit(&p->walk_left, 1, memory_order_acq_rel);
@@ -838,7 +906,10 @@ static void *worker_main(void *arg)
 		uint32_t type, len;
 		const uint8_t *rec = bw_ring_peek(pw->in, &type, &len);
 		if (!rec) {
-			/* Going idle: let the output see what we made, the reader reuse the space. */
+			/* Going idle: nothing held back (the others may be waiting for it),
+			 * the output sees what we made, the reader reuses the space. */
+			if (pw->pend_n)
+				bw_worker_detect_flush(pw->w);
 			bw_ring_publish(pw->ev);
 			bw_ring_release(pw->in);
 			if (pw->p->ordered) /* a worker at the turnstile may be waiting for this one */
@@ -871,13 +942,11 @@ static void *worker_main(void *arg)
 				.ifindex = pf.ifindex, .number = pf.number, .offset = pf.offset,
 			};
 			bool ordered = pw->p->ordered;
-			if (ordered) {
-				pw->cur_seq = pw->base + pf.number;
-				atomic_store_explicit(&pw->prog, 2 * pw->cur_seq, memory_order_release);
-			}
+			if (ordered)
+				frame_begin(pw, pw->base + pf.number);
 			bw_worker_frame(pw->w, &fr, pf.file);
 			if (ordered)
-				gate_progress(pw->p, pw, 2 * pw->cur_seq + 1, false);
+				frame_end(pw, pw->cur_seq);
 			if (type == REC_FRAME_HEAP) {
 				free((void *)pf.data);
 				pw->frames_heap_freed++;
@@ -890,7 +959,9 @@ static void *worker_main(void *arg)
 		}
 	}
 	if (pw->p->ordered) {
+		bw_worker_detect_flush(pw->w);
 		pw->cur_seq = PL_FIN_SEQ + pw->id;
+		pw->in_frame = true;
 		gate_progress(pw->p, pw, 2 * pw->cur_seq, true);
 	}
 	bw_worker_finish(pw->w);
@@ -1041,7 +1112,6 @@ struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const s
 	bw_ring_waiter_init(&p->gate_wake);
 	bw_ring_waiter_init(&p->walk_wake);
 	p->ordered = p->n > 1 && wc->detect != NULL;
-	p->gate_spin = p->n <= bw_pipeline_default_workers() ? GATE_SPIN : 0;
 	if (p->ordered && !(p->detect_state = bw_detect_state_new()))
 		goto nomem;
 	for (unsigned i = 0; i < p->n; i++) {
@@ -1058,6 +1128,10 @@ struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const s
 		if (p->ordered) {
 			c.detect_gate = pl_gate;
 			c.detect_gate_ctx = pw;
+			c.detect_try = pl_detect_try;
+			c.detect_head_ready = pl_detect_head_ready;
+			c.detect_head_wait = pl_detect_head_wait;
+			c.detect_head_done = pl_detect_head_done;
 			c.shared_detect = p->detect_state;
 			c.detect_finish_skip = i != p->n - 1;
 		}
@@ -1375,6 +1449,7 @@ void bw_pipeline_free(struct bw_pipeline *p)
 	if (!p)
 		return;
 	bw_pipeline_finish(p);
+
 	for (unsigned i = 0; i < p->n; i++) {
 		struct pl_worker *pw = &p->wk[i];
 		bw_worker_free(pw->w);

@@ -67,6 +67,10 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "queries", st->dns.queries);
 	bw_json_u64(j, "responses", st->dns.responses);
 	bw_json_u64(j, "malformed", st->dns.malformed);
+	if (st->dns.detect_deferred || st->dns.detect_defer_nomem) { /* several workers only */
+		bw_json_u64(j, "detect_deferred", st->dns.detect_deferred);
+		bw_json_u64(j, "detect_defer_nomem", st->dns.detect_defer_nomem);
+	}
 	bw_json_obj_end(j);
 
 	const struct bw_tls_stats *tl = &st->tls;

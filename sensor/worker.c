@@ -55,6 +55,94 @@ static void emit_dns(struct bw_worker *w, const struct bw_obs_meta *meta)
 	bw_worker_emit(w, BW_EV_DNS, meta->ts);
 }
 
+void bw_worker_trace_detect(struct bw_worker *w, const char *kind, const struct bw_obs_meta *meta)
+{
+	if (w->cfg.detect_trace)
+		fprintf(w->cfg.detect_trace, "%s%s %llu %s\n", w->finishing ? "end " : "",
+			meta->file ? meta->file : "-", (unsigned long long)meta->packet, kind);
+}
+
+/* ---- DNS observations held back from the detectors (worker.h, detect_try) ---- */
+
+#define DEFER_INLINE 512 /* message bytes kept inside the slot; larger ones go to the heap */
+
+struct worker_deferred {
+	struct bw_obs_meta meta;
+	struct bw_packet pkt; /* the headers only: payload cleared (the formatter reads VLANs and tunnels) */
+	bool has_pkt;
+	uint32_t len;
+	uint8_t *big;         /* owned, when len > DEFER_INLINE */
+	uint8_t small[DEFER_INLINE];
+};
+
+/*
+ * Keep a copy of the observation. A failure to allocate (the ring once,
+ * or a large message) cannot drop it: the detector call must happen, in
+ * its turn, so the worker waits for that turn here instead.
+ */
+static void defer_dns(struct bw_worker *w, const uint8_t *p, size_t n, const struct bw_obs_meta *meta)
+{
+	if (!w->defer)
+		w->defer = calloc(BW_WORKER_DEFER_MAX, sizeof(*w->defer));
+	if (!w->defer_msg)
+		w->defer_msg = malloc(sizeof(*w->defer_msg));
+	struct worker_deferred *d = w->defer ? &w->defer[(w->defer_head + w->defer_n) % BW_WORKER_DEFER_MAX] : NULL;
+	uint8_t *big = d && n > DEFER_INLINE ? malloc(n) : NULL;
+	if (!d || !w->defer_msg || (n > DEFER_INLINE && !big)) {
+		w->st.dns.detect_defer_nomem++;
+		bw_worker_detect_flush(w);
+		w->cfg.detect_head_wait(w->cfg.detect_gate_ctx); /* this observation is the pipeline's head now */
+		bw_worker_trace_detect(w, "dns", meta);
+		bw_detect_dns(w, w->msg, meta);
+		w->cfg.detect_head_done(w->cfg.detect_gate_ctx);
+		return;
+	}
+	d->meta = *meta;
+	d->has_pkt = meta->pkt != NULL;
+	if (meta->pkt) {
+		d->pkt = *meta->pkt;
+		d->pkt.payload = NULL;
+		d->pkt.payload_len = 0;
+	}
+	d->meta.pkt = NULL;
+	d->len = (uint32_t)n;
+	d->big = big;
+	memcpy(big ? big : d->small, p, n);
+	w->defer_n++;
+	w->st.dns.detect_deferred++;
+}
+
+/* The oldest held observation through the detectors (its turn has come). */
+static void defer_run_head(struct bw_worker *w)
+{
+	struct worker_deferred *d = &w->defer[w->defer_head];
+	d->meta.pkt = d->has_pkt ? &d->pkt : NULL;
+	/* It parsed before, so it parses alike: same bytes, same parser. */
+	if (bw_dns_parse(d->big ? d->big : d->small, d->len, w->defer_msg, NULL) == BW_OK) {
+		bw_worker_trace_detect(w, "dns", &d->meta);
+		bw_detect_dns(w, w->defer_msg, &d->meta);
+	}
+	free(d->big);
+	d->big = NULL;
+	w->defer_head = (w->defer_head + 1) % BW_WORKER_DEFER_MAX;
+	w->defer_n--;
+	w->cfg.detect_head_done(w->cfg.detect_gate_ctx);
+}
+
+void bw_worker_detect_poll(struct bw_worker *w)
+{
+	while (w->defer_n && w->cfg.detect_head_ready(w->cfg.detect_gate_ctx))
+		defer_run_head(w);
+}
+
+void bw_worker_detect_flush(struct bw_worker *w)
+{
+	while (w->defer_n) {
+		w->cfg.detect_head_wait(w->cfg.detect_gate_ctx);
+		defer_run_head(w);
+	}
+}
+
 /* Parse one DNS message and emit its event; false if malformed (counted). */
 static bool handle_dns(struct bw_worker *w, const uint8_t *p, size_t n, const struct bw_obs_meta *meta)
 {
@@ -69,9 +157,21 @@ static bool handle_dns(struct bw_worker *w, const uint8_t *p, size_t n, const st
 		w->st.dns.queries++;
 	emit_dns(w, meta);
 	if (w->cfg.detect) {
-		if (w->cfg.detect_gate)
-			w->cfg.detect_gate(w->cfg.detect_gate_ctx);
-		bw_detect_dns(w, w->msg, meta);
+		if (w->cfg.detect_try) {
+			bw_worker_detect_poll(w);
+			if (w->defer_n == BW_WORKER_DEFER_MAX)
+				bw_worker_detect_flush(w); /* bounded: the held ones wait their turn */
+			if (w->cfg.detect_try(w->cfg.detect_gate_ctx)) {
+				bw_worker_trace_detect(w, "dns", meta);
+				bw_detect_dns(w, w->msg, meta);
+			} else
+				defer_dns(w, p, n, meta);
+		} else {
+			if (w->cfg.detect_gate)
+				w->cfg.detect_gate(w->cfg.detect_gate_ctx);
+			bw_worker_trace_detect(w, "dns", meta);
+			bw_detect_dns(w, w->msg, meta);
+		}
 	}
 	return true;
 }
@@ -184,12 +284,16 @@ void bw_worker_input_start(struct bw_worker *w)
 
 void bw_worker_finish(struct bw_worker *w)
 {
+	if (w)
+		w->finishing = true;
 	if (w && w->tcp)
 		bw_tcp_table_flush(w->tcp);
 	if (w)
 		bw_worker_tls_finish(w);
 	if (w && w->fetch)
 		bw_worker_tls_fetch_drain(w); /* fetched chains go through the detectors before the end-of-run checks */
+	if (w)
+		bw_worker_detect_flush(w);
 	if (w && w->cfg.detect && !w->cfg.detect_finish_skip) {
 		if (w->cfg.detect_gate)
 			w->cfg.detect_gate(w->cfg.detect_gate_ctx);
@@ -209,6 +313,10 @@ void bw_worker_free(struct bw_worker *w)
 		bw_detect_state_free(w->detect);
 	free(w->scratch);
 	free(w->msg);
+	for (unsigned i = 0; w->defer && i < BW_WORKER_DEFER_MAX; i++)
+		free(w->defer[i].big);
+	free(w->defer);
+	free(w->defer_msg);
 	free(w);
 }
 

@@ -60,9 +60,34 @@ struct bw_worker_config {
 	 */
 	void (*detect_gate)(void *detect_gate_ctx);
 	void *detect_gate_ctx;
+	/*
+	 * Optional, with detect_gate: a DNS observation need not wait there.
+	 * detect_try says whether the frame being processed may call a
+	 * detector now; when it says no, it has noted the frame as held back
+	 * and the worker keeps a copy of the observation (the message bytes
+	 * and its evidence) to put through later, oldest first:
+	 * detect_head_ready says whether the oldest one may go now,
+	 * detect_head_wait waits until it may, detect_head_done says it went.
+	 * The worker holds at most BW_WORKER_DEFER_MAX; before any other
+	 * detector call (TLS, end of input) it puts all of them through. The
+	 * pipeline calls bw_worker_detect_poll between frames and
+	 * bw_worker_detect_flush before it waits for input or ends a file.
+	 */
+	/*
+	 * Tests: a line "FILE PACKET dns|tls" (prefixed "end " during
+	 * bw_worker_finish) for every detector call, in call order; shared by
+	 * the workers (their calls never overlap when ordered). NULL: none.
+	 */
+	FILE *detect_trace;
+	bool (*detect_try)(void *detect_gate_ctx);
+	bool (*detect_head_ready)(void *detect_gate_ctx);
+	void (*detect_head_wait)(void *detect_gate_ctx);
+	void (*detect_head_done)(void *detect_gate_ctx);
 	struct bw_detect_state *shared_detect; /* borrowed; NULL: the worker makes its own */
 	bool detect_finish_skip;       /* the end-of-input checks of shared_detect are another worker's */
 };
+
+#define BW_WORKER_DEFER_MAX 256u /* DNS observations held back from the detectors at once */
 
 /* Defaults: DNS on 53 and 5353, decoder and TCP defaults. */
 void bw_worker_config_default(struct bw_worker_config *c);
@@ -76,6 +101,9 @@ static inline void bw_worker_dns_port_set(struct bw_worker_config *c, uint16_t p
 
 struct bw_dns_stats {
 	uint64_t messages, udp, tcp, queries, responses, malformed;
+	/* several workers: observations held back from the detectors (detect_try), and
+	 * those that waited instead for want of memory to hold them */
+	uint64_t detect_deferred, detect_defer_nomem;
 };
 
 struct bw_tls_stats {
@@ -101,6 +129,14 @@ void bw_worker_input_start(struct bw_worker *w);
 /* End of input: deliver what TCP still holds and close all flows (and wait
  * for the certificate fetches still out, within their timeouts). */
 void bw_worker_finish(struct bw_worker *w);
+
+/*
+ * DNS observations held back (detect_try): put through those whose turn
+ * has come (poll: never waits; one load when none is held), or all of
+ * them, waiting for each one's turn (flush).
+ */
+void bw_worker_detect_poll(struct bw_worker *w);
+void bw_worker_detect_flush(struct bw_worker *w);
 
 /* Work that comes from no frame (certificate fetch replies): call when idle. Cheap when there is none. */
 void bw_worker_poll(struct bw_worker *w);

@@ -31,6 +31,17 @@ struct bw_worker {
 	struct bw_certfetch_client *fetch; /* NULL: certificate fetch off */
 	struct bw_tls_client_hello *fetch_ch; /* carries a fetched chain's SNI to the detectors */
 
+	/*
+	 * DNS observations held back from the detectors (detect_try), oldest
+	 * at defer_head: a ring of BW_WORKER_DEFER_MAX (allocated with the
+	 * first). Each keeps the message bytes (inline when small, else
+	 * malloc'd, owned), the evidence and a copy of the packet's headers.
+	 */
+	struct worker_deferred *defer;
+	unsigned defer_head, defer_n;
+	struct bw_dns_msg *defer_msg; /* the held message parsed again, for its detector call */
+	bool finishing;               /* in bw_worker_finish (for detect_trace) */
+
 	/* the frame being processed, for evidence */
 	const char *cur_file;
 	uint64_t cur_frame;
@@ -38,6 +49,9 @@ struct bw_worker {
 
 	struct bw_worker_stats st;
 };
+
+/* cfg.detect_trace: note a detector call (worker.c). */
+void bw_worker_trace_detect(struct bw_worker *w, const char *kind, const struct bw_obs_meta *meta);
 
 /* Emit the document in w->json as an event of type t. */
 void bw_worker_emit(struct bw_worker *w, enum bw_event_type t, bw_time_t ts);

@@ -182,8 +182,10 @@ static void chain_handle(struct bw_worker *w, struct bw_tls_view *v, const struc
 		*verdict_out = verdict;
 	}
 	if (w->cfg.detect) {
+		bw_worker_detect_flush(w); /* the DNS observations held back come first */
 		if (w->cfg.detect_gate)
 			w->cfg.detect_gate(w->cfg.detect_gate_ctx);
+		bw_worker_trace_detect(w, "tls", meta);
 		bw_detect_tls(w, v, meta, r.x);
 	}
 	chain_release(w, &r);
