@@ -67,9 +67,10 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "queries", st->dns.queries);
 	bw_json_u64(j, "responses", st->dns.responses);
 	bw_json_u64(j, "malformed", st->dns.malformed);
-	if (st->dns.detect_deferred || st->dns.detect_defer_nomem) { /* several workers only */
+	/* Several workers only (pipeline.h): held back from the detectors until their turn. */
+	if (st->dns.detect_deferred || st->tls.detect_deferred || st->detect_hold_nomem) {
 		bw_json_u64(j, "detect_deferred", st->dns.detect_deferred);
-		bw_json_u64(j, "detect_defer_nomem", st->dns.detect_defer_nomem);
+		bw_json_u64(j, "detect_hold_nomem", st->detect_hold_nomem);
 	}
 	bw_json_obj_end(j);
 
@@ -92,6 +93,8 @@ int bw_stats_json(struct bw_json *j, const struct bw_worker_stats *st, const str
 	bw_json_u64(j, "chains_unverified", tl->chains_unverified);
 	bw_json_u64(j, "udp_sessions", tl->udp_sessions);
 	bw_json_u64(j, "udp_sessions_evicted", tl->udp_sessions_evicted);
+	if (st->dns.detect_deferred || tl->detect_deferred || st->detect_hold_nomem)
+		bw_json_u64(j, "detect_deferred", tl->detect_deferred);
 	bw_json_obj_end(j);
 
 	const struct bw_certfetch_stats *cf = &st->fetch;

@@ -62,41 +62,35 @@ void bw_worker_trace_detect(struct bw_worker *w, const char *kind, const struct 
 			meta->file ? meta->file : "-", (unsigned long long)meta->packet, kind);
 }
 
-/* ---- DNS observations held back from the detectors (worker.h, detect_try) ---- */
+/* ---- observations held back from the detectors (worker.h, detect_try) ---- */
 
-#define DEFER_INLINE 512 /* message bytes kept inside the slot; larger ones go to the heap */
+bool bw_worker_detect_turn(struct bw_worker *w)
+{
+	if (!w->cfg.detect_try) {
+		if (w->cfg.detect_gate)
+			w->cfg.detect_gate(w->cfg.detect_gate_ctx);
+		return true;
+	}
+	bw_worker_detect_poll(w);
+	if (w->defer_n == BW_WORKER_DEFER_MAX)
+		bw_worker_detect_flush(w); /* bounded: the held ones wait their turn */
+	return w->cfg.detect_try(w->cfg.detect_gate_ctx);
+}
 
-struct worker_deferred {
-	struct bw_obs_meta meta;
-	struct bw_packet pkt; /* the headers only: payload cleared (the formatter reads VLANs and tunnels) */
-	bool has_pkt;
-	uint32_t len;
-	uint8_t *big;         /* owned, when len > DEFER_INLINE */
-	uint8_t small[DEFER_INLINE];
-};
-
-/*
- * Keep a copy of the observation. A failure to allocate (the ring once,
- * or a large message) cannot drop it: the detector call must happen, in
- * its turn, so the worker waits for that turn here instead.
- */
-static void defer_dns(struct bw_worker *w, const uint8_t *p, size_t n, const struct bw_obs_meta *meta)
+struct worker_deferred *bw_worker_hold_slot(struct bw_worker *w)
 {
 	if (!w->defer)
 		w->defer = calloc(BW_WORKER_DEFER_MAX, sizeof(*w->defer));
-	if (!w->defer_msg)
-		w->defer_msg = malloc(sizeof(*w->defer_msg));
-	struct worker_deferred *d = w->defer ? &w->defer[(w->defer_head + w->defer_n) % BW_WORKER_DEFER_MAX] : NULL;
-	uint8_t *big = d && n > DEFER_INLINE ? malloc(n) : NULL;
-	if (!d || !w->defer_msg || (n > DEFER_INLINE && !big)) {
-		w->st.dns.detect_defer_nomem++;
-		bw_worker_detect_flush(w);
-		w->cfg.detect_head_wait(w->cfg.detect_gate_ctx); /* this observation is the pipeline's head now */
-		bw_worker_trace_detect(w, "dns", meta);
-		bw_detect_dns(w, w->msg, meta);
-		w->cfg.detect_head_done(w->cfg.detect_gate_ctx);
-		return;
-	}
+	if (!w->defer)
+		return NULL;
+	struct worker_deferred *d = &w->defer[(w->defer_head + w->defer_n) % BW_WORKER_DEFER_MAX];
+	d->tls = NULL;
+	d->big = NULL;
+	return d;
+}
+
+void bw_worker_hold_meta(struct worker_deferred *d, const struct bw_obs_meta *meta)
+{
 	d->meta = *meta;
 	d->has_pkt = meta->pkt != NULL;
 	if (meta->pkt) {
@@ -104,11 +98,50 @@ static void defer_dns(struct bw_worker *w, const uint8_t *p, size_t n, const str
 		d->pkt.payload = NULL;
 		d->pkt.payload_len = 0;
 	}
-	d->meta.pkt = NULL;
+	d->meta.pkt = NULL; /* set again when it runs: the slot may move no more, but keep it plain */
+}
+
+void bw_worker_hold_commit(struct bw_worker *w)
+{
+	w->defer_n++;
+}
+
+void bw_worker_detect_late(struct bw_worker *w)
+{
+	w->st.detect_hold_nomem++;
+	bw_worker_detect_flush(w);
+	w->cfg.detect_head_wait(w->cfg.detect_gate_ctx); /* this observation is the pipeline's head now */
+}
+
+void bw_worker_detect_late_done(struct bw_worker *w)
+{
+	w->cfg.detect_head_done(w->cfg.detect_gate_ctx);
+}
+
+/*
+ * Keep a copy of a DNS observation: the message bytes (it is parsed again
+ * when it runs; same bytes, same parser, same result), its evidence and
+ * the packet's headers. A failure to allocate cannot drop it: the detector
+ * call must happen, in its turn, so the worker waits for that turn instead.
+ */
+static void defer_dns(struct bw_worker *w, const uint8_t *p, size_t n, const struct bw_obs_meta *meta)
+{
+	if (!w->defer_msg)
+		w->defer_msg = malloc(sizeof(*w->defer_msg));
+	struct worker_deferred *d = w->defer_msg ? bw_worker_hold_slot(w) : NULL;
+	uint8_t *big = d && n > DEFER_INLINE ? malloc(n) : NULL;
+	if (!d || (n > DEFER_INLINE && !big)) {
+		bw_worker_detect_late(w);
+		bw_worker_trace_detect(w, "dns", meta);
+		bw_detect_dns(w, w->msg, meta);
+		bw_worker_detect_late_done(w);
+		return;
+	}
+	bw_worker_hold_meta(d, meta);
 	d->len = (uint32_t)n;
 	d->big = big;
 	memcpy(big ? big : d->small, p, n);
-	w->defer_n++;
+	bw_worker_hold_commit(w);
 	w->st.dns.detect_deferred++;
 }
 
@@ -117,8 +150,10 @@ static void defer_run_head(struct bw_worker *w)
 {
 	struct worker_deferred *d = &w->defer[w->defer_head];
 	d->meta.pkt = d->has_pkt ? &d->pkt : NULL;
-	/* It parsed before, so it parses alike: same bytes, same parser. */
-	if (bw_dns_parse(d->big ? d->big : d->small, d->len, w->defer_msg, NULL) == BW_OK) {
+	if (d->tls) {
+		bw_worker_tls_held_run(w, d->tls, &d->meta);
+		d->tls = NULL;
+	} else if (bw_dns_parse(d->big ? d->big : d->small, d->len, w->defer_msg, NULL) == BW_OK) {
 		bw_worker_trace_detect(w, "dns", &d->meta);
 		bw_detect_dns(w, w->defer_msg, &d->meta);
 	}
@@ -157,20 +192,11 @@ static bool handle_dns(struct bw_worker *w, const uint8_t *p, size_t n, const st
 		w->st.dns.queries++;
 	emit_dns(w, meta);
 	if (w->cfg.detect) {
-		if (w->cfg.detect_try) {
-			bw_worker_detect_poll(w);
-			if (w->defer_n == BW_WORKER_DEFER_MAX)
-				bw_worker_detect_flush(w); /* bounded: the held ones wait their turn */
-			if (w->cfg.detect_try(w->cfg.detect_gate_ctx)) {
-				bw_worker_trace_detect(w, "dns", meta);
-				bw_detect_dns(w, w->msg, meta);
-			} else
-				defer_dns(w, p, n, meta);
-		} else {
-			if (w->cfg.detect_gate)
-				w->cfg.detect_gate(w->cfg.detect_gate_ctx);
+		if (bw_worker_detect_turn(w)) {
 			bw_worker_trace_detect(w, "dns", meta);
 			bw_detect_dns(w, w->msg, meta);
+		} else {
+			defer_dns(w, p, n, meta);
 		}
 	}
 	return true;
@@ -306,6 +332,13 @@ void bw_worker_free(struct bw_worker *w)
 	if (!w)
 		return;
 	bw_tcp_table_free(w->tcp);
+	/* Held observations never run (freed without bw_worker_finish): their
+	 * certificate references go back before the cache does. */
+	for (; w->defer && w->defer_n; w->defer_n--, w->defer_head = (w->defer_head + 1) % BW_WORKER_DEFER_MAX) {
+		struct worker_deferred *d = &w->defer[w->defer_head];
+		bw_worker_tls_held_free(w, d->tls);
+		free(d->big);
+	}
 	bw_worker_tls_deinit(w);
 	bw_decoder_free(w->dec);
 	bw_json_deinit(&w->json);
@@ -313,8 +346,6 @@ void bw_worker_free(struct bw_worker *w)
 		bw_detect_state_free(w->detect);
 	free(w->scratch);
 	free(w->msg);
-	for (unsigned i = 0; w->defer && i < BW_WORKER_DEFER_MAX; i++)
-		free(w->defer[i].big);
 	free(w->defer);
 	free(w->defer_msg);
 	free(w);

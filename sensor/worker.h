@@ -101,9 +101,7 @@ static inline void bw_worker_dns_port_set(struct bw_worker_config *c, uint16_t p
 
 struct bw_dns_stats {
 	uint64_t messages, udp, tcp, queries, responses, malformed;
-	/* several workers: observations held back from the detectors (detect_try), and
-	 * those that waited instead for want of memory to hold them */
-	uint64_t detect_deferred, detect_defer_nomem;
+	uint64_t detect_deferred; /* several workers: messages held back from the detectors (detect_try) */
 };
 
 struct bw_tls_stats {
@@ -112,6 +110,7 @@ struct bw_tls_stats {
 	uint64_t x509_events, cert_parse_errors, cert_cache_hits, cert_cache_evictions;
 	uint64_t udp_sessions, udp_sessions_evicted;
 	uint64_t chains_unverified;   /* verification could not run (out of memory): no verdict, no alert */
+	uint64_t detect_deferred;     /* several workers: handshakes held back from the detectors (detect_try) */
 };
 
 struct bw_worker;
@@ -150,6 +149,7 @@ struct bw_worker_stats {
 	struct bw_tls_stats tls;
 	struct bw_certfetch_stats fetch;
 	uint64_t alerts;         /* alert events written by this worker */
+	uint64_t detect_hold_nomem; /* observations that waited their turn: no memory to hold them back */
 	uint64_t events_dropped; /* an event too large to format */
 };
 

@@ -32,10 +32,9 @@ struct bw_worker {
 	struct bw_tls_client_hello *fetch_ch; /* carries a fetched chain's SNI to the detectors */
 
 	/*
-	 * DNS observations held back from the detectors (detect_try), oldest
-	 * at defer_head: a ring of BW_WORKER_DEFER_MAX (allocated with the
-	 * first). Each keeps the message bytes (inline when small, else
-	 * malloc'd, owned), the evidence and a copy of the packet's headers.
+	 * Observations held back from the detectors (detect_try), oldest at
+	 * defer_head: a ring of BW_WORKER_DEFER_MAX (allocated with the first;
+	 * struct worker_deferred below).
 	 */
 	struct worker_deferred *defer;
 	unsigned defer_head, defer_n;
@@ -49,6 +48,35 @@ struct bw_worker {
 
 	struct bw_worker_stats st;
 };
+
+/*
+ * Observations held back from the detectors (worker.h, detect_try), shared
+ * by worker.c (DNS) and worker_tls.c (handshakes). One ring slot each; a
+ * TLS one points to its copy of the handshake (worker_tls.c, owned).
+ */
+#define DEFER_INLINE 512 /* DNS message bytes kept inside the slot; larger ones go to the heap */
+struct worker_tls_held;
+struct worker_deferred {
+	struct bw_obs_meta meta;
+	struct bw_packet pkt; /* the headers only: payload cleared (the formatter reads VLANs and tunnels) */
+	bool has_pkt;
+	struct worker_tls_held *tls; /* a handshake; NULL: a DNS message */
+	uint32_t len;
+	uint8_t *big;         /* owned, when len > DEFER_INLINE */
+	uint8_t small[DEFER_INLINE];
+};
+/* Before a detector call: true to call it now; false to hold a copy back (its turn is noted). */
+bool bw_worker_detect_turn(struct bw_worker *w);
+/* The slot for the copy (NULL: out of memory), its evidence, then commit it. */
+struct worker_deferred *bw_worker_hold_slot(struct bw_worker *w);
+void bw_worker_hold_meta(struct worker_deferred *d, const struct bw_obs_meta *meta);
+void bw_worker_hold_commit(struct bw_worker *w);
+/* No copy could be made: wait for the observation's turn, call the detector, then _done. */
+void bw_worker_detect_late(struct bw_worker *w);
+void bw_worker_detect_late_done(struct bw_worker *w);
+/* worker_tls.c: run a held handshake through the detectors and free it / free it unrun (NULL-safe). */
+void bw_worker_tls_held_run(struct bw_worker *w, struct worker_tls_held *h, const struct bw_obs_meta *meta);
+void bw_worker_tls_held_free(struct bw_worker *w, struct worker_tls_held *h);
 
 /* cfg.detect_trace: note a detector call (worker.c). */
 void bw_worker_trace_detect(struct bw_worker *w, const char *kind, const struct bw_obs_meta *meta);

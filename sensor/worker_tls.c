@@ -137,6 +137,73 @@ static void fetch_consider(struct bw_worker *w, const struct bw_tls_view *v, con
  * the same path with source "fetched" and no tls event (its handshake had
  * one already).
  */
+/*
+ * A handshake held back from the detectors (worker.h, detect_try): the view
+ * and everything it points to that does not outlive the call (the hellos,
+ * the verdict, the QUIC connection id), plus the certificate cache
+ * references of the chain, which keep the decoded certificates (and their
+ * OpenSSL objects) alive until it runs. The strings left pointed to
+ * (protocol, STARTTLS and QUIC version names) are static.
+ */
+struct worker_tls_held {
+	struct bw_tls_view v;
+	struct bw_tls_client_hello ch;
+	struct bw_tls_server_hello sh;
+	struct bw_x509_verdict verdict;
+	char dcid[64];
+	struct chain_refs r;
+};
+
+/* Take a copy of the handshake and r's references (r is left empty). False on ENOMEM (r untouched). */
+static bool tls_hold(struct bw_worker *w, const struct bw_tls_view *v, const struct bw_obs_meta *meta,
+		     struct chain_refs *r)
+{
+	struct worker_deferred *d = bw_worker_hold_slot(w);
+	struct worker_tls_held *h = d ? malloc(sizeof(*h)) : NULL;
+	if (!h)
+		return false;
+	h->v = *v;
+	if (v->ch) {
+		h->ch = *v->ch;
+		h->v.ch = &h->ch;
+	}
+	if (v->sh) {
+		h->sh = *v->sh;
+		h->v.sh = &h->sh;
+	}
+	if (v->verdict) {
+		h->verdict = *v->verdict;
+		h->v.verdict = &h->verdict;
+	}
+	if (v->quic_dcid) {
+		snprintf(h->dcid, sizeof(h->dcid), "%s", v->quic_dcid);
+		h->v.quic_dcid = h->dcid;
+	}
+	h->r = *r;
+	h->v.certs = h->r.info;
+	memset(r, 0, sizeof(*r));
+	bw_worker_hold_meta(d, meta);
+	d->tls = h;
+	bw_worker_hold_commit(w);
+	w->st.tls.detect_deferred++;
+	return true;
+}
+
+void bw_worker_tls_held_run(struct bw_worker *w, struct worker_tls_held *h, const struct bw_obs_meta *meta)
+{
+	bw_worker_trace_detect(w, "tls", meta);
+	bw_detect_tls(w, &h->v, meta, h->r.x);
+	bw_worker_tls_held_free(w, h);
+}
+
+void bw_worker_tls_held_free(struct bw_worker *w, struct worker_tls_held *h)
+{
+	if (!h)
+		return;
+	chain_release(w, &h->r);
+	free(h);
+}
+
 static void chain_handle(struct bw_worker *w, struct bw_tls_view *v, const struct bw_tls_cert_chain *chain,
 			 const struct bw_obs_meta *meta, const char *source, struct bw_x509_verdict *verdict_out)
 {
@@ -182,13 +249,17 @@ static void chain_handle(struct bw_worker *w, struct bw_tls_view *v, const struc
 		*verdict_out = verdict;
 	}
 	if (w->cfg.detect) {
-		bw_worker_detect_flush(w); /* the DNS observations held back come first */
-		if (w->cfg.detect_gate)
-			w->cfg.detect_gate(w->cfg.detect_gate_ctx);
-		bw_worker_trace_detect(w, "tls", meta);
-		bw_detect_tls(w, v, meta, r.x);
+		if (bw_worker_detect_turn(w)) {
+			bw_worker_trace_detect(w, "tls", meta);
+			bw_detect_tls(w, v, meta, r.x);
+		} else if (!tls_hold(w, v, meta, &r)) {
+			bw_worker_detect_late(w);
+			bw_worker_trace_detect(w, "tls", meta);
+			bw_detect_tls(w, v, meta, r.x);
+			bw_worker_detect_late_done(w);
+		}
 	}
-	chain_release(w, &r);
+	chain_release(w, &r); /* nothing left in r if tls_hold took it */
 	if (w->fetch && !verdict_out)
 		fetch_consider(w, v, chain, meta);
 }
