@@ -55,6 +55,7 @@ struct mix {
 	uint64_t bulk_min, bulk_max; /* encrypted bytes per session, server to client */
 	unsigned concurrent;     /* TCP sessions open at once */
 	unsigned servers;
+	unsigned dns_names;      /* names queried, Zipf-distributed; 0: a new name every query */
 };
 
 /* ---- deterministic random ---- */
@@ -784,6 +785,51 @@ static struct dns_pending dpend[DNS_PENDING];
 static unsigned dp_head, dp_n;
 static uint32_t dns_counter;
 
+/*
+ * Which name a query asks for. A link's DNS asks for the same names again
+ * and again, the popular ones most (Zipf, s = 1, over mix.dns_names names:
+ * the top one is about a tenth of the queries with 10 000 names), so a
+ * sensor's name state stops growing with the capture once the population
+ * has been seen. --dns-names 0 gives every query a name of its own, the
+ * worst case for that state.
+ */
+static double *zipf_cdf;
+
+static uint32_t dns_pick_name(void)
+{
+	if (!mix.dns_names)
+		return dns_counter;
+	double u = rnd_unit();
+	uint32_t lo = 0, hi = mix.dns_names - 1;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (zipf_cdf[mid] < u)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int zipf_init(void)
+{
+	if (!mix.dns_names)
+		return 0;
+	zipf_cdf = malloc(mix.dns_names * sizeof(*zipf_cdf));
+	if (!zipf_cdf)
+		return -1;
+	double h = 0;
+	for (uint32_t i = 0; i < mix.dns_names; i++)
+		h += 1.0 / (i + 1);
+	double c = 0;
+	for (uint32_t i = 0; i < mix.dns_names; i++) {
+		c += 1.0 / (i + 1) / h;
+		zipf_cdf[i] = c;
+	}
+	zipf_cdf[mix.dns_names - 1] = 1.0;
+	return 0;
+}
+
 static size_t put_name(uint8_t *p, const char *name)
 {
 	size_t n = 0;
@@ -939,7 +985,8 @@ static void dns_step(bool drain)
 	memcpy(q->pa.smac, sm, 6);
 	q->id = (uint16_t)rnd();
 	q->cport = (uint16_t)(20000 + dns_counter % 40000);
-	q->name = dns_counter++;
+	q->name = dns_pick_name();
+	dns_counter++;
 	double u = rnd_unit();
 	q->kind = u < mix.nxdomain_share ? 3 : u < mix.nxdomain_share + mix.cname_share ? 2
 					 : u < mix.nxdomain_share + mix.cname_share + mix.aaaa_share ? 1 : 0;
@@ -968,7 +1015,8 @@ static void usage(FILE *fp)
 		"      --aaaa-share F      AAAA share of DNS responses (default 0.2)\n"
 		"      --bulk-kb MIN:MAX   encrypted bytes per TLS session in KiB (default 128:1536)\n"
 		"      --concurrent N      TCP sessions open at once (default 256)\n"
-		"      --servers N         distinct TLS servers (default 512)\n");
+		"      --servers N         distinct TLS servers (default 512)\n"
+		"      --dns-names N       names queried, Zipf-distributed (default 10000; 0: every query a new name)\n");
 }
 
 static double parse_share(const char *s)
@@ -992,6 +1040,7 @@ int main(int argc, char **argv)
 		{ "nxdomain-share", required_argument, NULL, 7 }, { "cname-share", required_argument, NULL, 8 },
 		{ "aaaa-share", required_argument, NULL, 9 }, { "bulk-kb", required_argument, NULL, 10 },
 		{ "concurrent", required_argument, NULL, 11 }, { "servers", required_argument, NULL, 12 },
+		{ "dns-names", required_argument, NULL, 13 },
 		{ "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
@@ -1002,6 +1051,7 @@ int main(int argc, char **argv)
 		.dns_pkt_share = 0.035, .ipv6_share = 0.25, .vlan_share = 0.3, .tls13_share = 0.5,
 		.nxdomain_share = 0.15, .cname_share = 0.25, .aaaa_share = 0.2,
 		.bulk_min = 128 * 1024, .bulk_max = 1536 * 1024, .concurrent = 256, .servers = 512,
+		.dns_names = 10000,
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "o:s:h", lo, NULL)) != -1) {
@@ -1029,6 +1079,7 @@ int main(int argc, char **argv)
 		}
 		case 11: mix.concurrent = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 12: mix.servers = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 13: mix.dns_names = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1043,7 +1094,7 @@ int main(int argc, char **argv)
 	obuf = malloc(OUTBUF);
 	sess = calloc(mix.concurrent, sizeof(*sess));
 	servers = calloc(mix.servers, sizeof(*servers));
-	if (!pool || !obuf || !sess || !servers) {
+	if (!pool || !obuf || !sess || !servers || zipf_init() != 0) {
 		fprintf(stderr, "pcapgen-bench: out of memory\n");
 		return 1;
 	}
