@@ -101,6 +101,10 @@ struct bw_alerts {
 	uint32_t buckets;
 	struct rate_state rl[BW_AL__COUNT];
 	struct bw_alerts_stats st;
+	/* Buckets where an alert was ever held back by suppression, a bit each:
+	 * the end-of-run flush visits only those (the table is megabytes, mostly
+	 * never touched, and reading it all faulted in every page). */
+	uint64_t *held_map;
 };
 
 struct bw_alerts *bw_alerts_new(const struct bw_alerts_config *c)
@@ -123,7 +127,10 @@ struct bw_alerts *bw_alerts_new(const struct bw_alerts_config *c)
 		b <<= 1;
 	al->buckets = b;
 	al->table = calloc((size_t)b * WAYS, sizeof(*al->table));
-	if (!al->table) {
+	al->held_map = calloc(((size_t)b + 63) / 64, sizeof(*al->held_map));
+	if (!al->table || !al->held_map) {
+		free(al->table);
+		free(al->held_map);
 		free(al);
 		return NULL;
 	}
@@ -138,6 +145,7 @@ void bw_alerts_free(struct bw_alerts *al)
 		return;
 	pthread_mutex_destroy(&al->lock);
 	free(al->table);
+	free(al->held_map);
 	free(al);
 }
 
@@ -380,6 +388,8 @@ bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j
 	e->last_seen = ts;
 	if (!is_new && ts >= e->last_emit && ts - e->last_emit < al->cfg.suppress) {
 		e->held++;
+		size_t bucket = (size_t)(e - al->table) / WAYS;
+		al->held_map[bucket / 64] |= UINT64_C(1) << (bucket % 64);
 		al->st.suppressed++;
 	} else {
 		unsigned t = (unsigned)a->type;
@@ -439,6 +449,23 @@ static int cmp_pending(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* The entries holding suppressed repeats, into out (NULL: just count them). */
+static size_t collect_held(const struct bw_alerts *al, struct dedup_entry **out)
+{
+	size_t n = 0, words = ((size_t)al->buckets + 63) / 64;
+	for (size_t wd = 0; wd < words; wd++)
+		for (uint64_t m = al->held_map[wd]; m; m &= m - 1) {
+			struct dedup_entry *b = &al->table[(wd * 64 + (size_t)__builtin_ctzll(m)) * WAYS];
+			for (int k = 0; k < WAYS; k++)
+				if (b[k].hash && b[k].held) {
+					if (out)
+						out[n] = &b[k];
+					n++;
+				}
+		}
+	return n;
+}
+
 void bw_alerts_flush(struct bw_alerts *al, struct bw_json *j, void (*emit)(void *ctx, enum bw_event_type t, bw_time_t ts),
 		     void *ctx)
 {
@@ -446,19 +473,13 @@ void bw_alerts_flush(struct bw_alerts *al, struct bw_json *j, void (*emit)(void 
 	size_t n_due = summaries_due(al, 0, true, due);
 	for (size_t i = 0; i < n_due; i++)
 		write_summary(al, j, &due[i], emit, ctx);
-	size_t n = 0, total = (size_t)al->buckets * WAYS;
-	for (size_t i = 0; i < total; i++)
-		if (al->table[i].hash && al->table[i].held)
-			n++;
+	size_t n = collect_held(al, NULL);
 	if (n == 0)
 		return;
 	struct dedup_entry **pending = malloc(n * sizeof(*pending));
 	if (!pending)
 		return;
-	n = 0;
-	for (size_t i = 0; i < total; i++)
-		if (al->table[i].hash && al->table[i].held)
-			pending[n++] = &al->table[i];
+	n = collect_held(al, pending);
 	qsort(pending, n, sizeof(*pending), cmp_pending);
 	for (size_t i = 0; i < n; i++) {
 		struct dedup_entry *e = pending[i];

@@ -78,6 +78,34 @@ static void test_suppression(void **state)
 	bw_json_deinit(&j);
 }
 
+/* The end-of-run updates find every held repeat, wherever its key hashed to
+ * (the flush visits only the buckets that held one). */
+static void test_flush_many_keys(void **state)
+{
+	(void)state;
+	struct bw_json j;
+	assert_int_equal(bw_json_init(&j, 1u << 20), BW_OK);
+	struct bw_alerts_config c = { .suppress = 3600 * S, .max_per_type_per_min = 100000, .burst = 100000 };
+	struct bw_alerts *al = bw_alerts_new(&c);
+	struct seen s = { .j = &j };
+	enum { KEYS = 3000 };
+	for (int i = 0; i < KEYS; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "n%d.example", i);
+		assert_true(raise_one(al, &s, BW_AL_CERT_EXPIRED, name, 1 * S));
+		if (i % 3 != 0) /* two of three keys get a repeat held back */
+			assert_false(raise_one(al, &s, BW_AL_CERT_EXPIRED, name, 2 * S));
+	}
+	bw_alerts_flush(al, &j, on_emit, &s);
+	assert_int_equal(s.alerts, KEYS);
+	assert_int_equal(s.repeat_updates, KEYS - (KEYS + 2) / 3);
+	/* a second flush has nothing left to say */
+	bw_alerts_flush(al, &j, on_emit, &s);
+	assert_int_equal(s.repeat_updates, KEYS - (KEYS + 2) / 3);
+	bw_alerts_free(al);
+	bw_json_deinit(&j);
+}
+
 static void test_storm_bucket(void **state)
 {
 	(void)state;
@@ -164,6 +192,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suppression),
+		cmocka_unit_test(test_flush_many_keys),
 		cmocka_unit_test(test_storm_bucket),
 		cmocka_unit_test(test_summary_per_window),
 		cmocka_unit_test(test_no_limit),
