@@ -94,6 +94,9 @@ struct pl_worker {
 	unsigned pend_head, pend_n;
 	uint64_t done_seq;
 	bool in_frame;
+	/* prog as it stands (frame_begin/end), published every PROG_EVERY frames and before any wait */
+	uint64_t prog_local;
+	unsigned prog_lazy;
 	/*
 	 * Walk mode (walk_file): set by the caller before it pushes REC_WALK,
 	 * then the worker's until it counts itself out of walk_left.
@@ -705,12 +708,29 @@ static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self,
 	return true;
 }
 
+static inline void gate_progress(struct bw_pipeline *p, struct pl_worker *pw, uint64_t v, bool fenced)
+{
+	atomic_store_explicit(&pw->prog, v, memory_order_release);
+	if (fenced)
+		bw_ring_waiter_notify(&p->gate_wake);
+	else if (atomic_load_explicit(&p->gate_wake.waiters, memory_order_relaxed))
+		bw_ring_waiter_notify(&p->gate_wake);
+}
+
+static inline void prog_flush(struct pl_worker *pw)
+{
+	pw->prog_lazy = 0;
+	if (atomic_load_explicit(&pw->prog, memory_order_relaxed) != pw->prog_local)
+		gate_progress(pw->p, pw, pw->prog_local, false);
+}
+
 /* Wait until no other worker can still call a detector for a frame before s. */
 static void gate_wait(struct bw_pipeline *p, struct pl_worker *pw, uint64_t s)
 {
 	const struct bw_pipeline_config *c = &p->cfg;
 	if (gate_open(p, pw, s))
 		return;
+	prog_flush(pw); /* the others may be waiting for this worker's true place */
 	pw->gate_waits++;
 	/* What this worker made so far can go out while it waits. */
 	bw_ring_publish(pw->ev);
@@ -744,14 +764,6 @@ static void gate_wait(struct bw_pipeline *p, struct pl_worker *pw, uint64_t s)
 	}
 }
 
-static inline void gate_progress(struct bw_pipeline *p, struct pl_worker *pw, uint64_t v, bool fenced)
-{
-	atomic_store_explicit(&pw->prog, v, memory_order_release);
-	if (fenced)
-		bw_ring_waiter_notify(&p->gate_wake);
-	else if (atomic_load_explicit(&p->gate_wake.waiters, memory_order_relaxed))
-		bw_ring_waiter_notify(&p->gate_wake);
-}
 
 /* bw_worker_config.detect_gate: the worker is about to call a detector (it holds nothing back). */
 static void pl_gate(void *ctx)
@@ -783,9 +795,14 @@ static bool pl_detect_try(void *ctx)
 	}
 	if (pw->pend_n == 0 && gate_open(p, pw, s))
 		return true;
-	/* prog already says "in frame s" (or in an earlier held one) */
 	pw->pend[(pw->pend_head + pw->pend_n) % BW_WORKER_DEFER_MAX] = s;
-	pw->pend_n++;
+	if (pw->pend_n++ == 0) {
+		/* "In frame s" must be what the others see now, not a lazier
+		 * value: one below s could keep them waiting for this worker
+		 * while it waits for them. */
+		pw->prog_local = 2 * s;
+		prog_flush(pw);
+	}
 	return false;
 }
 
@@ -806,17 +823,35 @@ static void pl_detect_head_done(void *ctx)
 	struct pl_worker *pw = ctx;
 	pw->pend_head = (pw->pend_head + 1) % BW_WORKER_DEFER_MAX;
 	pw->pend_n--;
-	uint64_t v = pw->pend_n ? 2 * pw->pend[pw->pend_head] : pw->in_frame ? 2 * pw->cur_seq : 2 * pw->done_seq + 1;
-	gate_progress(pw->p, pw, v, false);
+	pw->prog_local = pw->pend_n ? 2 * pw->pend[pw->pend_head] : pw->in_frame ? 2 * pw->cur_seq : 2 * pw->done_seq + 1;
+	prog_flush(pw);
 }
 
-/* A frame begins (seq) or ends: what the turnstile sees, unless an earlier one is held. */
+/*
+ * A frame begins (seq) or ends: what the turnstile sees, unless an earlier
+ * one is held. Stored for the others every PROG_EVERY frames only: a store
+ * per frame, read per frame by the other worker's poll, moved that cache
+ * line between the cores a million times a run. An older value only makes
+ * the others wait a little longer (they take this worker as further
+ * behind), and every wait and every idle stores the value first, so no one
+ * waits on a stale one for ever.
+ */
+#define PROG_EVERY 16
+
+
+static inline void prog_set(struct pl_worker *pw, uint64_t v)
+{
+	pw->prog_local = v;
+	if (++pw->prog_lazy >= PROG_EVERY)
+		prog_flush(pw);
+}
+
 static inline void frame_begin(struct pl_worker *pw, uint64_t seq)
 {
 	pw->cur_seq = seq;
 	pw->in_frame = true;
 	if (!pw->pend_n)
-		atomic_store_explicit(&pw->prog, 2 * seq, memory_order_release);
+		prog_set(pw, 2 * seq);
 }
 
 static inline void frame_end(struct pl_worker *pw, uint64_t seq)
@@ -824,8 +859,8 @@ static inline void frame_end(struct pl_worker *pw, uint64_t seq)
 	pw->in_frame = false;
 	pw->done_seq = seq;
 	if (!pw->pend_n)
-		gate_progress(pw->p, pw, 2 * seq + 1, false);
-	else
+		prog_set(pw, 2 * seq + 1);
+	else if (++pw->prog_lazy >= PROG_EVERY)
 		bw_worker_detect_poll(pw->w);
 }
 
@@ -898,7 +933,8 @@ static void walk_file(struct pl_worker *pw)
 	if (ordered) {
 		bw_worker_detect_flush(pw->w);
 		pw->done_seq = pw->base + pw->walk_end;
-		gate_progress(p, pw, 2 * pw->done_seq + 1, true);
+		pw->prog_local = 2 * pw->done_seq + 1;
+		gate_progress(p, pw, pw->prog_local, true);
 	}
 	bw_ring_publish(pw->ev);
 	call(c->quiescent);
@@ -922,8 +958,10 @@ static void *worker_main(void *arg)
 				bw_worker_detect_flush(pw->w);
 			bw_ring_publish(pw->ev);
 			bw_ring_release(pw->in);
-			if (pw->p->ordered) /* a worker at the turnstile may be waiting for this one */
+			if (pw->p->ordered) { /* a worker at the turnstile may be waiting for this one */
+				prog_flush(pw);
 				bw_ring_waiter_notify(&pw->p->gate_wake);
+			}
 			call(c->quiescent);
 			call(c->idle_begin);
 			pw->idle_waits++;
@@ -972,11 +1010,12 @@ static void *worker_main(void *arg)
 		bw_worker_detect_flush(pw->w);
 		pw->cur_seq = PL_FIN_SEQ + pw->id;
 		pw->in_frame = true;
-		gate_progress(pw->p, pw, 2 * pw->cur_seq, true);
+		pw->prog_local = 2 * pw->cur_seq;
+		gate_progress(pw->p, pw, pw->prog_local, true);
 	}
 	bw_worker_finish(pw->w);
 	if (pw->p->ordered)
-		gate_progress(pw->p, pw, UINT64_MAX, true);
+		gate_progress(pw->p, pw, pw->prog_local = UINT64_MAX, true);
 	bw_ring_publish(pw->ev);
 	bw_ring_release(pw->in);
 	atomic_store_explicit(&pw->done, true, memory_order_release);
@@ -1077,8 +1116,9 @@ void bw_pipeline_config_default(struct bw_pipeline_config *c)
 	const char *copy = getenv("BINDWATCH_COPY_FRAMES");
 	c->copy_frames = copy && *copy && strcmp(copy, "0") != 0;
 	/* And this one: a reader thread dispatching frames, as before walk mode. */
-	const char *nowalk = getenv("BINDWATCH_NO_WALK");
-	c->no_walk = nowalk && *nowalk && strcmp(nowalk, "0") != 0;
+	const char *walk = getenv("BINDWATCH_WALK");
+	c->walk = !walk ? BW_WALK_AUTO : strcmp(walk, "never") == 0 ? BW_WALK_NEVER
+			   : strcmp(walk, "always") == 0 ? BW_WALK_ALWAYS : BW_WALK_AUTO;
 }
 
 static void set_err(char *err, size_t cap, const char *msg)
@@ -1130,6 +1170,7 @@ struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const s
 		pw->id = i;
 		atomic_init(&pw->done, false);
 		atomic_init(&pw->prog, 1); /* done with frame 0, which no worker gets */
+		pw->prog_local = 1;
 		atomic_init(&pw->last_disp, 0);
 		struct bw_worker_config c = *wc;
 		c.emit = pl_emit;
@@ -1332,7 +1373,11 @@ int bw_pipeline_read_file(struct bw_pipeline *p, const char *path, const char *n
 	/* Frame numbers restart in each file; seq goes on over the whole run. */
 	p->file_base += p->max_number + 1;
 	p->max_number = 0;
-	if (lend && p->n > 1 && !p->cfg.no_walk) {
+	/* More workers than cores would each read every record header while
+	 * they take turns on the cores: the reader thread does it once. */
+	bool walk_ok = p->cfg.walk == BW_WALK_ALWAYS ||
+		       (p->cfg.walk == BW_WALK_AUTO && p->n <= bw_pipeline_default_workers());
+	if (lend && p->n > 1 && walk_ok) {
 		struct bw_capture_file *clones[BW_PIPELINE_MAX_WORKERS] = { NULL };
 		bool walk = true;
 		for (unsigned i = 1; i < p->n && walk; i++)

@@ -16,7 +16,9 @@
  * through a clone of the caller's reader (capture.h; one mapping, a cursor
  * each), computes the dispatch hash of every frame and processes its own,
  * while the caller's thread waits (reporting progress). No reader thread,
- * no frame ring. libpcap files, copy_frames and no_walk use the reader.
+ * no frame ring. By default (BW_WALK_AUTO) only with no more workers than
+ * online CPUs: more would each read every record header while taking
+ * turns on the cores. libpcap files and copy_frames use the reader.
  *
  * Frames are not copied when the reader keeps them valid until the file is
  * closed (our mmap reader: the ring carries a 64-byte descriptor with a
@@ -76,7 +78,7 @@ struct bw_pipeline_config {
 	size_t event_ring_bytes;     /* per worker (default 4 MiB) */
 	unsigned batch;              /* records per publish/release (default 32) */
 	bool copy_frames;            /* copy frame bytes even when the reader could lend them */
-	bool no_walk;                /* dispatch from the reader even where workers could walk */
+	enum bw_walk_mode { BW_WALK_AUTO, BW_WALK_NEVER, BW_WALK_ALWAYS } walk; /* see above */
 	/*
 	 * Called by every worker thread when it starts and before it ends,
 	 * around each sleep (idle_begin/end) and after each batch of frames
@@ -101,7 +103,7 @@ struct bw_pipeline_config {
 /*
  * Defaults as documented above; workers from bw_pipeline_default_workers().
  * copy_frames is set when the environment has BINDWATCH_COPY_FRAMES=1 and
- * no_walk when it has BINDWATCH_NO_WALK=1 (so the benchmark can compare
+ * walk from BINDWATCH_WALK=never|always (so the benchmark can compare
  * walking, lending and copying through the command line).
  */
 void bw_pipeline_config_default(struct bw_pipeline_config *c);

@@ -503,7 +503,7 @@ static void run_pipeline(const struct files *f, unsigned workers, enum bw_reader
 	bw_pipeline_config_default(&pc);
 	pc.workers = workers;
 	pc.copy_frames = copy;
-	pc.no_walk = no_walk;
+	pc.walk = no_walk ? BW_WALK_NEVER : BW_WALK_ALWAYS; /* every worker count walks, whatever the CPUs */
 	/* small rings: the reader and workers wait on full rings often */
 	pc.frame_ring_bytes = 16384;
 	pc.event_ring_bytes = 65536;

@@ -103,7 +103,7 @@ for i in $(seq 1 "$RUNS"); do
 	run bw1_libpcap "$BW" -q --workers 1 --reader libpcap -r "$CAP" -o jsonl:/dev/null
 	run bw2_libpcap "$BW" -q --workers 2 --reader libpcap -r "$CAP" -o jsonl:/dev/null
 	BINDWATCH_COPY_FRAMES=1 run bw2_copy "$BW" -q --workers 2 -r "$CAP" -o jsonl:/dev/null
-	BINDWATCH_NO_WALK=1 run bw2_lent "$BW" -q --workers 2 -r "$CAP" -o jsonl:/dev/null
+	BINDWATCH_WALK=never run bw2_lent "$BW" -q --workers 2 -r "$CAP" -o jsonl:/dev/null
 	if [ -n "${BENCH_ALT:-}" ]; then
 		run alt1 "$BENCH_ALT" -q --workers 1 -r "$CAP" -o jsonl:/dev/null
 		run alt2 "$BENCH_ALT" -q --workers 2 -r "$CAP" -o jsonl:/dev/null

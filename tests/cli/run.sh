@@ -264,11 +264,14 @@ for inp in $trace_inputs; do
 	grep -v '^end ' "$T/tr1.txt" >"$T/tr1.frames"
 	grep '^end ' "$T/tr1.txt" | sort >"$T/tr1.end"
 	for wk in 2 3 4; do
-		BINDWATCH_DETECT_TRACE="$T/trn.txt" "$BW" -q --no-seccomp --workers "$wk" -c examples/demo-policy.yaml --data-dir data -r "$inp" -o jsonl:/dev/null 2>/dev/null
-		grep -v '^end ' "$T/trn.txt" >"$T/trn.frames"
-		grep '^end ' "$T/trn.txt" | sort >"$T/trn.end"
-		check "workers $wk, $(basename "$inp"): detector calls in the one-worker order ($(wc -l <"$T/tr1.frames") in frames, $(wc -l <"$T/tr1.end") at the end)" \
-			bash -c "test -s '$T/tr1.frames' && cmp -s '$T/tr1.frames' '$T/trn.frames' && cmp -s '$T/tr1.end' '$T/trn.end'"
+		# the workers walking the file themselves, and a reader thread dispatching to them
+		for walk in always never; do
+			BINDWATCH_WALK=$walk BINDWATCH_DETECT_TRACE="$T/trn.txt" "$BW" -q --no-seccomp --workers "$wk" -c examples/demo-policy.yaml --data-dir data -r "$inp" -o jsonl:/dev/null 2>/dev/null
+			grep -v '^end ' "$T/trn.txt" >"$T/trn.frames"
+			grep '^end ' "$T/trn.txt" | sort >"$T/trn.end"
+			check "workers $wk (walk $walk), $(basename "$inp"): detector calls in the one-worker order ($(wc -l <"$T/tr1.frames") in frames, $(wc -l <"$T/tr1.end") at the end)" \
+				bash -c "test -s '$T/tr1.frames' && cmp -s '$T/tr1.frames' '$T/trn.frames' && cmp -s '$T/tr1.end' '$T/trn.end'"
+		done
 	done
 done
 
