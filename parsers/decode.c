@@ -1262,7 +1262,15 @@ static uint64_t dedup_hash(const struct dctx *c)
 int bw_decode_frame(struct bw_decoder *d, int linktype, const uint8_t *frame, uint32_t cap_len,
 		    uint32_t wire_len, bw_time_t ts, struct bw_packet *out)
 {
-	memset(out, 0, sizeof(*out));
+	/*
+	 * Everything but the tunnel array, which is most of the struct: an
+	 * entry is written whole when a tunnel is pushed and nothing reads
+	 * past n_tunnel. The whole-struct memset (a rep stos of 288 bytes)
+	 * was a fifth of this function on the bench.
+	 */
+	memset(out, 0, offsetof(struct bw_packet, tunnel));
+	memset((char *)out + offsetof(struct bw_packet, ip_version), 0,
+	       sizeof(*out) - offsetof(struct bw_packet, ip_version));
 	out->ts = ts;
 	out->wire_len = wire_len;
 	out->cap_len = cap_len;

@@ -88,7 +88,7 @@ struct bw_packet {
 	uint8_t n_vlan;
 	uint8_t n_mpls;
 	uint8_t n_tunnel;
-	struct bw_tunnel tunnel[BW_MAX_TUNNEL]; /* [0] is the outermost */
+	struct bw_tunnel tunnel[BW_MAX_TUNNEL]; /* [0] is the outermost; only [0, n_tunnel) are set */
 
 	uint8_t ip_version;    /* 4 or 6 (innermost IP header) */
 	uint8_t ttl;           /* TTL / hop limit */

@@ -202,6 +202,7 @@ void bw_worker_stats_merge(struct bw_worker_stats *a, const struct bw_worker_sta
 #define PPP_MPLS_MC 0x0283
 #define IPP_IPIP 4
 #define IPP_UDP 17
+#define IPP_TCP 6
 #define IPP_IPV6 41
 #define IPP_GRE 47
 #define PORT_VXLAN 4789
@@ -565,8 +566,39 @@ static unsigned af_version(uint32_t af)
 	}
 }
 
+/*
+ * The common case without the walk: Ethernet, at most one 802.1Q tag, an
+ * IPv4 or IPv6 header whose next protocol is TCP. The walk gives such a
+ * frame the hash of its addresses whatever follows (TCP carries no tunnel
+ * it looks into), so this returns the same value; 0 sends everything else
+ * (UDP, which may be a tunnel; tags, MPLS, fragments' next headers...) down
+ * the walk. Each walking worker hashes every frame: the walk was 8 % of it.
+ */
+static uint64_t hash_ether_tcp_fast(const uint8_t *f, uint32_t n)
+{
+	size_t off = 14;
+	if (n < 14)
+		return 0;
+	unsigned type = (unsigned)f[12] << 8 | f[13];
+	if (type == ET_VLAN && n >= 18) {
+		type = (unsigned)f[16] << 8 | f[17];
+		off = 18;
+	}
+	const uint8_t *h = f + off;
+	if (type == ET_IP4 && n >= off + 20 && (h[0] >> 4) == 4 && h[9] == IPP_TCP)
+		return pair_hash4(h + 12, h + 16);
+	if (type == ET_IP6 && n >= off + 40 && (h[0] >> 4) == 6 && h[6] == IPP_TCP)
+		return pair_hash16(h + 8, h + 24);
+	return 0;
+}
+
 uint64_t bw_pipeline_dispatch_hash(int linktype, const uint8_t *frame, uint32_t cap_len)
 {
+	if (linktype == BW_LINK_ETHERNET) {
+		uint64_t fast = hash_ether_tcp_fast(frame, cap_len);
+		if (fast)
+			return fast;
+	}
 	struct hctx c = { 0 };
 	struct bw_wire w;
 	bw_wire_init(&w, frame, cap_len);
