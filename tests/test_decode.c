@@ -2146,9 +2146,45 @@ static void test_more_paths(void **state)
 	assert_int_equal(st->frames, st->udp + st->tcp + st->duplicates + 3);
 }
 
+/* The flow key puts the addresses in memcmp's order (family, then bytes), ports breaking ties. */
+static void test_flow_key_order(void **state)
+{
+	(void)state;
+	uint64_t x = 88172645463325252ULL;
+	for (int i = 0; i < 100000; i++) {
+		struct bw_packet p;
+		memset(&p, 0, sizeof(p));
+		uint8_t r[34];
+		for (size_t k = 0; k < sizeof(r); k++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			r[k] = (uint8_t)x;
+		}
+		p.src.family = (i & 3) == 3 ? 4 : 6;
+		p.dst.family = (i & 7) == 7 ? 4 : p.src.family;
+		memcpy(p.src.a, r, 16);
+		memcpy(p.dst.a, (i % 5) == 0 ? r : r + 16, 16); /* equal addresses: the ports decide */
+		if ((i % 9) == 0)
+			memcpy(p.dst.a, r, 8 + (size_t)(i % 8)); /* a long common prefix */
+		p.sport = (uint16_t)(r[32] | r[33] << 8);
+		p.dport = (uint16_t)(r[33] | r[32] << 8);
+		p.proto = 6;
+		struct bw_flow_key k;
+		int dir;
+		bw_flow_key_make(&p, &k, &dir);
+		int cmp = memcmp(&p.src, &p.dst, sizeof(p.src));
+		if (cmp == 0)
+			cmp = (int)p.sport - (int)p.dport;
+		const struct bw_ip *lo = cmp <= 0 ? &p.src : &p.dst;
+		assert_memory_equal(&k.lo, lo, sizeof(*lo));
+		assert_int_equal(dir, cmp <= 0 ? 0 : 1);
+		assert_int_equal(k.lo_port, cmp <= 0 ? p.sport : p.dport);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flow_key_order),
 		cmocka_unit_test_setup_teardown(test_ethernet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_8023_llc_snap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sll, setup, teardown),
