@@ -53,6 +53,13 @@ const char *bw_capture_file_error(const struct bw_capture_file *f);
 uint64_t bw_capture_file_size(const struct bw_capture_file *f);  /* bytes in the file */
 uint64_t bw_capture_file_pos(const struct bw_capture_file *f);   /* bytes read so far */
 uint64_t bw_capture_file_frames(const struct bw_capture_file *f); /* the last frame number read */
+/*
+ * Our reader unmaps what lies more than 8 MiB behind its cursor (the pages
+ * stay in the page cache; a frame read later faults in again, and then
+ * stays mapped). A caller that hands frames to threads which may lag
+ * further asks for more here (rounded up to 8 MiB). No effect on libpcap.
+ */
+void bw_capture_file_keep_behind(struct bw_capture_file *f, size_t bytes);
 const char *bw_capture_file_format(const struct bw_capture_file *f); /* "pcap", "pcap-ns", "pcapng", "libpcap" */
 void bw_capture_file_close(struct bw_capture_file *f); /* NULL-safe */
 

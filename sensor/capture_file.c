@@ -119,6 +119,7 @@ struct mm_reader {
 	size_t pf_pos;            /* cache lines prefetched up to here (PF_AHEAD) */
 	bool borrowed;            /* a clone: map is another reader's (no unmap, no read-ahead) */
 	const struct mm_reader *parent; /* a clone's original (its dropped is read, relaxed) */
+	size_t keep_behind;       /* DROP_BEHIND unless the owner asked for more */
 	bool pcapng;
 	bool be;                  /* file (or current section) is big endian */
 	/* classic pcap */
@@ -240,7 +241,7 @@ static inline unsigned long long ull(uint64_t v) { return (unsigned long long)v;
 
 static void prefetch(struct mm_reader *r)
 {
-	if (r->map && r->w.pos >= r->dropped + (size_t)DROP_BEHIND + DROP_CHUNK) {
+	if (r->map && r->w.pos >= r->dropped + r->keep_behind + DROP_CHUNK) {
 		/*
 		 * dropped grows in whole chunks from 0: the address stays page
 		 * aligned. A clone drops a chunk only once its original has (it
@@ -877,6 +878,7 @@ static int mm_open_path(const char *path, bool auto_kind, struct bw_anomalies *a
 		}
 		r->map = m;
 		r->map_len = (size_t)st.st_size;
+		r->keep_behind = DROP_BEHIND;
 		(void)madvise(m, r->map_len, MADV_SEQUENTIAL);
 		bw_wire_init(&r->w, m, r->map_len);
 		uint32_t pm;
@@ -976,6 +978,15 @@ uint64_t bw_capture_file_size(const struct bw_capture_file *f)
 uint64_t bw_capture_file_pos(const struct bw_capture_file *f)
 {
 	return f ? f->ops->pos(f) : 0;
+}
+
+void bw_capture_file_keep_behind(struct bw_capture_file *f, size_t bytes)
+{
+	if (f && f->ops == &mm_ops) {
+		struct mm_reader *r = (struct mm_reader *)f;
+		/* whole chunks, so every drop stays page aligned */
+		r->keep_behind = BW_MAX((size_t)DROP_BEHIND, (bytes + DROP_CHUNK - 1) / DROP_CHUNK * DROP_CHUNK);
+	}
 }
 
 uint64_t bw_capture_file_frames(const struct bw_capture_file *f)
