@@ -1108,25 +1108,55 @@ const struct bw_decode_stats *bw_decoder_stats(const struct bw_decoder *d) { ret
  * must cost less than the filter it saves. A crafted collision can only push
  * a flow out of the set (the normal path again), never match a wrong one.
  */
+/*
+ * The key as six words read field by field. bw_flow_key_make has just
+ * written the probe key with narrow stores (17-byte addresses, 2-byte
+ * ports); reading it back as six aligned 8-byte words straddled those
+ * stores and stalled on each (no store-to-load forwarding): a tenth of
+ * bw_decode_frame. Loads inside the stores forward. Padding is left out.
+ */
+static inline void bypass_words(const struct bw_flow_key *k, uint64_t w[6])
+{
+	memcpy(&w[0], k->lo.a, 8);
+	memcpy(&w[1], k->lo.a + 8, 8);
+	memcpy(&w[2], k->hi.a, 8);
+	memcpy(&w[3], k->hi.a + 8, 8);
+	w[4] = (uint64_t)k->lo_port | (uint64_t)k->hi_port << 16 | (uint64_t)k->proto << 32 |
+	       (uint64_t)k->lo.family << 40 | (uint64_t)k->hi.family << 48;
+	w[5] = k->vlan;
+}
+
+/* Two independent multiply chains, not one of six. */
 static inline uint32_t bypass_set(const struct bw_decoder *d, const struct bw_flow_key *k)
 {
-	uint64_t w[sizeof(*k) / 8];
-	memcpy(w, k, sizeof(w));
-	uint64_t h = 0x9e3779b97f4a7c15ULL;
-	for (size_t i = 0; i < sizeof(w) / 8; i++)
-		h = (h ^ w[i]) * 0xff51afd7ed558ccdULL;
+	uint64_t w[6];
+	bypass_words(k, w);
+	uint64_t a = (w[0] ^ 0x9e3779b97f4a7c15ULL) * 0xff51afd7ed558ccdULL;
+	uint64_t b = (w[1] ^ 0xc2b2ae3d27d4eb4fULL) * 0xc4ceb9fe1a85ec53ULL;
+	a = (a ^ w[2]) * 0xff51afd7ed558ccdULL;
+	b = (b ^ w[3]) * 0xc4ceb9fe1a85ec53ULL;
+	a = (a ^ w[4]) * 0xff51afd7ed558ccdULL;
+	b = (b ^ w[5]) * 0xc4ceb9fe1a85ec53ULL;
+	uint64_t h = a ^ (b >> 32 | b << 32);
 	h ^= h >> 29;
 	return (uint32_t)h & d->bypass_mask;
 }
 
+/* Field by field, for the same reason (arrays compared as vectors went through the stack). */
 static inline bool bypass_key_eq(const struct bw_flow_key *a, const struct bw_flow_key *b)
 {
-	uint64_t x[sizeof(*a) / 8], y[sizeof(*b) / 8], diff = 0;
-	memcpy(x, a, sizeof(x));
-	memcpy(y, b, sizeof(y));
-	for (size_t i = 0; i < sizeof(x) / 8; i++)
-		diff |= x[i] ^ y[i];
-	return diff == 0;
+	uint64_t a0, a1, a2, a3, b0, b1, b2, b3;
+	memcpy(&a0, a->lo.a, 8);
+	memcpy(&a1, a->lo.a + 8, 8);
+	memcpy(&a2, a->hi.a, 8);
+	memcpy(&a3, a->hi.a + 8, 8);
+	memcpy(&b0, b->lo.a, 8);
+	memcpy(&b1, b->lo.a + 8, 8);
+	memcpy(&b2, b->hi.a, 8);
+	memcpy(&b3, b->hi.a + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2) | (a3 ^ b3)) == 0 && a->lo_port == b->lo_port &&
+	       a->hi_port == b->hi_port && a->proto == b->proto && a->lo.family == b->lo.family &&
+	       a->hi.family == b->hi.family && a->vlan == b->vlan;
 }
 _Static_assert(sizeof(struct bw_flow_key) % 8 == 0, "the flow key is compared as 64-bit words");
 
