@@ -51,12 +51,14 @@
  *
  * Detectors (alerts, binding tables): with several workers they run in
  * capture order, one call at a time, on one shared detector state, so the
- * alerts are those of a single-worker run: a worker about to call a
- * detector for frame s waits until no other worker can still call one for
- * an earlier frame (the detection turnstile in pipeline.c). Everything
- * before the detectors (decoding, reassembly, parsing, certificate
- * validation, formatting) stays parallel. End-of-input flushes run worker
- * by worker after the last frame, then the end-of-run checks.
+ * alerts are those of a single-worker run: a detector call for frame s
+ * runs only once no other worker can still make one for an earlier frame
+ * (the detection turnstile in pipeline.c). A worker whose DNS message or
+ * TLS handshake must wait for that keeps a copy and goes on; the copies go
+ * through in their turn (worker.h, detect_try). Everything before the
+ * detectors (decoding, reassembly, parsing, certificate validation,
+ * formatting) stays parallel. End-of-input flushes run worker by worker
+ * after the last frame, then the end-of-run checks.
  *
  * Threads: create, read files and finish from one thread.
  */
