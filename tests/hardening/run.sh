@@ -122,12 +122,16 @@ if [ "$(id -u)" = 0 ] && command -v tcpreplay >/dev/null && NS=bwh$$ && ip netns
 	lpid=$!
 	PIDS+=("$lpid")
 	st=""
+	# The thread count first, then the statuses: the other way round, threads
+	# started between the two reads gave a count of 4 with one thread's status.
 	for i in $(seq 50); do
 		sleep 0.1
-		grep -q 'running as user' "$T/live.err" && st=$(status_all "$lpid" | sort | uniq -c | tr -s ' ' | tr '\n' ';') &&
-			[ "$(ls /proc/"$lpid"/task | wc -l)" -ge 4 ] && break
+		grep -q 'running as user' "$T/live.err" || continue
+		threads=$(ls /proc/"$lpid"/task 2>/dev/null | wc -l)
+		[ "$threads" -ge 4 ] || continue
+		st=$(status_all "$lpid" | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+		[ "$st" = " $threads Seccomp:2;" ] && break
 	done
-	threads=$(ls /proc/"$lpid"/task 2>/dev/null | wc -l)
 	ip netns exec "$NS" tcpreplay -q -i bwha --pps=2000 "$PCAP" >/dev/null 2>&1
 	sleep 0.5
 	kill -TERM "$lpid"
