@@ -239,6 +239,29 @@ static int input_expand(struct input_list *l, const char *path)
 	return rc;
 }
 
+/*
+ * bw_run_info.extra of an offline run with several workers: how the frames
+ * were shared (a skew means one host pair or tunnel carries most of the
+ * traffic) and how often a worker had to wait for another.
+ */
+static void pipeline_json_extra(struct bw_json *j, void *ctx)
+{
+	const struct bw_pipeline_stats *ps = ctx;
+	bw_json_obj_begin(j, "pipeline");
+	bw_json_u64(j, "workers", ps->workers);
+	bw_json_arr_begin(j, "frames");
+	for (unsigned i = 0; i < ps->workers && i < BW_PIPELINE_MAX_WORKERS; i++)
+		bw_json_u64(j, NULL, ps->frames_dispatched[i]);
+	bw_json_arr_end(j);
+	bw_json_u64(j, "files_walked", ps->files_walked);
+	bw_json_u64(j, "frames_copied", ps->frames_copied + ps->frames_heap);
+	bw_json_u64(j, "turnstile_waits", ps->turnstile_waits);
+	bw_json_u64(j, "frame_ring_full_waits", ps->frame_ring_full_waits);
+	bw_json_u64(j, "event_ring_full_waits", ps->event_ring_full_waits);
+	bw_json_u64(j, "x509_duplicates_dropped", ps->x509_duplicates_dropped);
+	bw_json_obj_end(j);
+}
+
 /* ---- progress on a terminal ---- */
 
 struct progress {
@@ -798,6 +821,7 @@ bad_value:
 	struct bw_run_info run = { 0 };
 	struct bw_worker_stats pst = { 0 }; /* multi-worker runs: merged over the workers */
 	struct bw_anomalies pan = { 0 };
+	struct bw_pipeline_stats plst = { 0 };
 	if (n_workers > 1) {
 		/* Reader here, workers and output in threads of their own (pipeline.h). */
 		struct bw_pipeline_config pc;
@@ -843,6 +867,9 @@ bad_value:
 		}
 		bw_pipeline_finish(pl);
 		bw_pipeline_stats(pl, &pst, &pan);
+		bw_pipeline_own_stats(pl, &plst);
+		run.extra = pipeline_json_extra;
+		run.extra_ctx = &plst;
 		bw_pipeline_free(pl);
 		if (bindings_thread)
 			bw_bindings_thread_online();

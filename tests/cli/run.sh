@@ -253,6 +253,22 @@ for wk in 2 3 4; do
 	check "workers $wk over pcaps/ with the demo policy: the one-worker events ($(wc -l <"$T/w1.sorted"), $nal alerts), ${held:-0} observations held back (DNS and TLS)" \
 		bash -c "test '$nal' -gt 0 -a '${held:-0}' -gt 0 && cmp -s '$T/w1.sorted' '$T/wn.sorted'"
 done
+# the stats event says how the frames were shared: per worker, adding up to the run's frames
+python3 - "$T/wn.json" >"$T/pl.out" 2>&1 <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"]["dataset"] != "bindwatch.stats":
+        continue
+    st = e["bindwatch"]["stats"]
+    pl = st["pipeline"]
+    assert pl["workers"] == 4 and len(pl["frames"]) == 4, pl
+    assert sum(pl["frames"]) == st["input"]["packets"] and min(pl["frames"]) > 0, (pl, st["input"])
+    print("frames %s of %d" % (pl["frames"], st["input"]["packets"]))
+PY
+plrc=$?
+check "stats event with 4 workers: bindwatch.stats.pipeline frames per worker add up ($(tail -1 "$T/pl.out"))" test "$plrc" -eq 0
+
 # and the detectors are called in the one-worker order, call for call (the trace of
 # tests only: FILE PACKET dns|tls per call); the end-of-input flushes go worker by
 # worker, so those are compared as sets. Not the external captures: there a worker's
