@@ -192,6 +192,9 @@ int bw_dns_rdata_uncompressed(const struct bw_dns_msg *msg, const struct bw_dns_
 
 /* Static mnemonic of a type ("AAAA"), or NULL if unknown (print "TYPE%u"). */
 const char *bw_dns_type_name(uint16_t type);
+/* The mnemonic, or "TYPE%u" / "RCODE%u" written into buf (cap >= 12) when there is none. */
+const char *bw_dns_type_text(uint16_t type, char *buf, size_t cap);
+const char *bw_dns_rcode_text(uint16_t rcode, char *buf, size_t cap);
 /* Static mnemonic of a class ("IN", "CH", "HS", "NONE", "ANY") or NULL. */
 const char *bw_dns_class_name(uint16_t class);
 /* Static mnemonic of an rcode ("NOERROR", "NXDOMAIN", ... "BADCOOKIE") or NULL. */

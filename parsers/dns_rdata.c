@@ -968,6 +968,37 @@ int bw_dns_rrsig_times(const struct bw_dns_msg *msg, const struct bw_dns_rr *rr,
 	return BW_OK;
 }
 
+/* prefix and v in decimal into buf, cut to cap (NUL-terminated when cap > 0). */
+static const char *prefixed_u16(const char *prefix, uint16_t v, char *buf, size_t cap)
+{
+	char digits[5];
+	size_t nd = 0, n = 0;
+	do {
+		digits[nd++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (cap == 0)
+		return buf;
+	for (; *prefix && n + 1 < cap; prefix++)
+		buf[n++] = *prefix;
+	while (nd && n + 1 < cap)
+		buf[n++] = digits[--nd];
+	buf[n] = '\0';
+	return buf;
+}
+
+const char *bw_dns_type_text(uint16_t type, char *buf, size_t cap)
+{
+	const char *n = bw_dns_type_name(type);
+	return n ? n : prefixed_u16("TYPE", type, buf, cap);
+}
+
+const char *bw_dns_rcode_text(uint16_t rcode, char *buf, size_t cap)
+{
+	const char *n = bw_dns_rcode_name(rcode);
+	return n ? n : prefixed_u16("RCODE", rcode, buf, cap);
+}
+
 const char *bw_dns_type_name(uint16_t type)
 {
 	switch (type) {

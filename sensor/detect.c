@@ -305,11 +305,7 @@ static void check_drift(struct bw_worker *w, const struct bw_dns_msg *m, const s
 	alert_init(&a, BW_AL_DNS_RECORD_DRIFT, meta);
 	if (bw_dns_rdata_text(m, rr, text, sizeof(text)) < 0)
 		snprintf(text, sizeof(text), "(%u bytes)", rr->rdlen);
-	const char *tname = bw_dns_type_name(rr->type);
-	if (!tname) {
-		snprintf(tn, sizeof(tn), "TYPE%u", rr->type);
-		tname = tn;
-	}
+	const char *tname = bw_dns_type_text(rr->type, tn, sizeof(tn));
 	snprintf(a.reason, sizeof(a.reason), "%s %s %s was answered but is not in the zone file of %s (%s)%s.", owner,
 		 tname, text, z->origin, z->file,
 		 zr ? "; the zone has other records of this type for the name" : "; the zone has no such record set");
@@ -406,11 +402,7 @@ void bw_detect_finish(struct bw_worker *w)
 					continue;
 				struct bw_alert a;
 				char pol[400], tn[16];
-				const char *tname = bw_dns_type_name(e->type);
-				if (!tname) {
-					snprintf(tn, sizeof(tn), "TYPE%u", e->type);
-					tname = tn;
-				}
+				const char *tname = bw_dns_type_text(e->type, tn, sizeof(tn));
 				alert_init(&a, BW_AL_DNS_RECORD_DRIFT, NULL);
 				const struct bw_zone *z = bw_zones_find_zone(env->zones, e->name);
 				snprintf(a.reason, sizeof(a.reason),

@@ -297,15 +297,6 @@ static struct bw_evidence *evidence_from_meta(struct bw_alert *a, const char *ki
 
 static bool within(bw_time_t a, bw_time_t b) { return (a > b ? a - b : b - a) <= PAIR_WINDOW; }
 
-static const char *type_text(uint16_t t, char *buf, size_t cap)
-{
-	const char *n = bw_dns_type_name(t);
-	if (n)
-		return n;
-	snprintf(buf, cap, "TYPE%u", t);
-	return buf;
-}
-
 /* Is c (ASCII) the start of s, case-insensitive, followed by a space or the end? */
 static bool starts_word(const char *s, const char *c)
 {
@@ -970,7 +961,7 @@ static void xfr_alert(struct bw_worker *w, const struct bw_obs_meta *meta, struc
 	snprintf(a.reason, sizeof(a.reason),
 		 "A %s of %s went to %s, which is not in dns.allowed_transfer_clients: %llu names (%llu records) "
 		 "exposed%s.",
-		 type_text(e->qtype, tn, sizeof(tn)), e->h.key, ipt, (unsigned long long)e->names,
+		 bw_dns_type_text(e->qtype, tn, sizeof(tn)), e->h.key, ipt, (unsigned long long)e->names,
 		 (unsigned long long)e->records, complete ? "" : " before the capture ended (the transfer did not finish)");
 	snprintf(pol, sizeof(pol), "dns.allowed_transfer_clients; owned.domains: %s", dom ? dom : e->h.key);
 	a.name = e->h.key;
@@ -987,7 +978,7 @@ static void xfr_alert(struct bw_worker *w, const struct bw_obs_meta *meta, struc
 	}
 	ev->name = e->h.key;
 	ev->addr = e->client;
-	snprintf(summ, sizeof(summ), "%s %s to %s: %llu names, %llu records", type_text(e->qtype, tn, sizeof(tn)),
+	snprintf(summ, sizeof(summ), "%s %s to %s: %llu names, %llu records", bw_dns_type_text(e->qtype, tn, sizeof(tn)),
 		 e->h.key, ipt, (unsigned long long)e->names, (unsigned long long)e->records);
 	ev->summary = summ;
 	raise(w, &a);
@@ -1085,7 +1076,7 @@ static void check_rrsig(struct bw_worker *w, const struct bw_dns_msg *m, const s
 	alert_init(&a, BW_AL_DNSSEC_SIGNATURE_EXPIRING, meta);
 	a.severity = left <= 0 ? 4 : 3;
 	bw_time_rfc3339((bw_time_t)exp * BW_NSEC_PER_SEC, when, sizeof(when));
-	const char *ct = type_text(covered, tn, sizeof(tn));
+	const char *ct = bw_dns_type_text(covered, tn, sizeof(tn));
 	if (left <= 0)
 		snprintf(a.reason, sizeof(a.reason),
 			 "The RRSIG over %s %s (key tag %u) expired at %s, before the capture: validating resolvers "
@@ -1311,15 +1302,6 @@ static const struct bw_takeover *ns_provider(const struct bw_detect_env *env, co
 	return t && t->status != BW_TKO_NOT_VULNERABLE_PRIVATE_NS ? t : NULL;
 }
 
-static const char *rcode_text(uint16_t rc, char *buf, size_t cap)
-{
-	const char *n = bw_dns_rcode_name(rc);
-	if (n)
-		return n;
-	snprintf(buf, cap, "RCODE%u", rc);
-	return buf;
-}
-
 /* Remember ip as an address of host; true if it is new for host. */
 static bool nshost_add(struct bw_dangling *d, const char *host, const struct bw_ip *ip, bw_time_t now)
 {
@@ -1374,11 +1356,11 @@ static void lame_alert(struct bw_worker *w, const struct bw_obs_meta *meta, enum
 	alert_init(&a, BW_AL_NS_LAME_DELEGATION, meta);
 	a.severity = t ? 3 : 2;
 	bw_ip_str(server, ipt, sizeof(ipt));
-	const char *rc = rcode_text(rcode, rct, sizeof(rct));
+	const char *rc = bw_dns_rcode_text(rcode, rct, sizeof(rct));
 	if (strcmp(qname, zone) == 0)
-		snprintf(what, sizeof(what), "%s for the zone's apex (%s)", rc, type_text(qtype, tn, sizeof(tn)));
+		snprintf(what, sizeof(what), "%s for the zone's apex (%s)", rc, bw_dns_type_text(qtype, tn, sizeof(tn)));
 	else
-		snprintf(what, sizeof(what), "%s for %s %s", rc, qname, type_text(qtype, tn, sizeof(tn)));
+		snprintf(what, sizeof(what), "%s for %s %s", rc, qname, bw_dns_type_text(qtype, tn, sizeof(tn)));
 	if (t && t->status == BW_TKO_NOT_VULNERABLE)
 		snprintf(tail, sizeof(tail),
 			 "%s belongs to the hosted DNS provider %s: the zone was probably deleted there (takeover rating "
@@ -1400,7 +1382,7 @@ static void lame_alert(struct bw_worker *w, const struct bw_obs_meta *meta, enum
 	snprintf(a.dedup_key, sizeof(a.dedup_key), "ns_lame_delegation|%.150s|%.150s|lame", zone, host);
 	ns_summary(nsum, sizeof(nsum), ns);
 	snprintf(fsum, sizeof(fsum), "%.200s at %s answered %s for %.200s %s", host, ipt, rc, qname,
-		 type_text(qtype, tn, sizeof(tn)));
+		 bw_dns_type_text(qtype, tn, sizeof(tn)));
 	struct bw_evidence *e = evidence_from_meta(&a, "dns", meta);
 	e->name = cur_name;
 	e->summary = trig == TRIG_FAIL ? fsum : trig == TRIG_NS ? nsum : cur_sum;
@@ -1737,7 +1719,7 @@ static void check_ns(struct bw_worker *w, const struct bw_dns_msg *m, const stru
 
 	/* The nameserver's own name does not resolve. */
 	if (rcode == BW_RCODE_NXDOMAIN) {
-		snprintf(sum, sizeof(sum), "%.200s %s: NXDOMAIN", qname, type_text(qt, tn, sizeof(tn)));
+		snprintf(sum, sizeof(sum), "%.200s %s: NXDOMAIN", qname, bw_dns_type_text(qt, tn, sizeof(tn)));
 		if (ns_known(d, qname))
 			unresolved_zones(w, d, meta, qname, sum);
 		if (n_chain > 1 && ns_known(d, end))

@@ -93,17 +93,6 @@ void bw_fmt_json_head(struct bw_json *j, const char *dataset, const char *kind, 
 	}
 }
 
-static void type_str(uint16_t type, char *buf, size_t cap, const char **out)
-{
-	const char *n = bw_dns_type_name(type);
-	if (n) {
-		*out = n;
-		return;
-	}
-	snprintf(buf, cap, "TYPE%u", type);
-	*out = buf;
-}
-
 static void class_str(uint16_t cls, char *buf, size_t cap, const char **out)
 {
 	const char *n = bw_dns_class_name(cls);
@@ -123,7 +112,7 @@ static void write_rr(struct bw_json *j, const struct bw_dns_msg *m, const struct
 	bw_json_obj_begin(j, NULL);
 	if (bw_dns_name_text(m, rr->name_off, false, scratch, cap) >= 0)
 		bw_json_str(j, "name", scratch);
-	type_str(rr->type, tb, sizeof(tb), &t);
+	t = bw_dns_type_text(rr->type, tb, sizeof(tb));
 	bw_json_str(j, "type", t);
 	class_str(rr->class, cb, sizeof(cb), &c);
 	bw_json_str(j, "class", c);
@@ -208,7 +197,7 @@ int bw_fmt_json_dns(struct bw_json *j, const struct bw_dns_msg *m, const struct 
 		bw_json_obj_begin(j, "question");
 		if (bw_dns_name_text(m, q->name_off, false, scratch, cap) >= 0)
 			bw_json_str(j, "name", scratch);
-		type_str(q->type, tb, sizeof(tb), &t);
+		t = bw_dns_type_text(q->type, tb, sizeof(tb));
 		bw_json_str(j, "type", t);
 		class_str(q->class, cb, sizeof(cb), &c);
 		bw_json_str(j, "class", c);

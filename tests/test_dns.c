@@ -1207,9 +1207,26 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Mnemonics, and the RFC 3597 form for types and rcodes without one. */
+static void test_type_rcode_text(void **state)
+{
+	(void)state;
+	char b[16];
+	assert_string_equal(bw_dns_type_text(28, b, sizeof(b)), "AAAA");
+	assert_string_equal(bw_dns_type_text(0, b, sizeof(b)), "TYPE0");
+	assert_string_equal(bw_dns_type_text(65280, b, sizeof(b)), "TYPE65280");
+	assert_string_equal(bw_dns_rcode_text(3, b, sizeof(b)), "NXDOMAIN");
+	assert_string_equal(bw_dns_rcode_text(4000, b, sizeof(b)), "RCODE4000");
+	assert_string_equal(bw_dns_rcode_text(65535, b, sizeof(b)), "RCODE65535");
+	/* cut to the buffer, always terminated */
+	assert_string_equal(bw_dns_type_text(65280, b, 6), "TYPE6");
+	assert_string_equal(bw_dns_type_text(65280, b, 1), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_type_rcode_text),
 		cmocka_unit_test(test_header_flags),
 		cmocka_unit_test(test_names_tables),
 		cmocka_unit_test(test_short_and_huge),

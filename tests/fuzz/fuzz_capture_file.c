@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../sensor/capture.h"
+#include "fuzz_memfd.h"
 #include "../../sensor/capture_file_impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,23 +28,6 @@ static const char *after_path(const char *msg)
 	return p ? p + 2 : msg;
 }
 
-static int open_memfd(const uint8_t *data, size_t size)
-{
-	int fd = memfd_create("fuzz_capture_file", MFD_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	size_t done = 0;
-	while (done < size) {
-		ssize_t n = write(fd, data + done, size - done);
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return fd;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err_a[BW_CAPTURE_ERRLEN], err_b[BW_CAPTURE_ERRLEN];
@@ -51,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bw_capture_file *a = NULL, *b = NULL;
 	int ra = bw_capture_mem_open(data, size, "fuzz", &an_a, &a, err_a, sizeof(err_a));
 
-	int fd = open_memfd(data, size);
+	int fd = fuzz_memfd("fuzz_capture_file", data, size);
 	if (fd < 0)
 		abort();
 	char path[64];

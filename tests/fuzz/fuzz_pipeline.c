@@ -32,6 +32,7 @@
 
 #include "../../sensor/bindings.h"
 #include "../../sensor/capture.h"
+#include "fuzz_memfd.h"
 #include "../../sensor/jsonread.h"
 #include "../../sensor/json.h"
 #include "../../sensor/policy.h"
@@ -120,23 +121,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static int open_memfd(const uint8_t *data, size_t size)
-{
-	int fd = memfd_create("fuzz_pipeline", MFD_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	size_t done = 0;
-	while (done < size) {
-		ssize_t n = write(fd, data + done, size - done);
-		if (n <= 0) {
-			close(fd);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	return fd;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512], path[64];
@@ -173,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w = bw_worker_new(&cfg, &out);
 	CHECK(w != NULL);
 
-	fd = open_memfd(data, size);
+	fd = fuzz_memfd("fuzz_pipeline", data, size);
 	CHECK(fd >= 0);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int rc = bw_capture_file_open(path, BW_READER_AUTO, bw_worker_anomalies(w), &f, err, sizeof(err));
