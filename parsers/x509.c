@@ -1209,7 +1209,9 @@ fail:
  * Put in the store every bundle CA a verification of chain could ask for:
  * those whose subject is the subject or the issuer of a presented
  * certificate, and then, transitively, the issuers of those. Bounded: each
- * CA is added once, and the work list holds at most what fits.
+ * CA is added once, and the work list holds at most what fits; a name
+ * that does not fit makes the store incomplete (no verdict rather than a
+ * false "untrusted").
  */
 static bool bundle_prepare(const struct bw_x509_trust *ct, X509_STORE *s, X509 *const *chain, size_t n)
 {
@@ -1217,19 +1219,23 @@ static bool bundle_prepare(const struct bw_x509_trust *ct, X509_STORE *s, X509 *
 	bool complete = true;
 	if (!t->bc)
 		return true;
-	const X509_NAME *todo[64];
+	const X509_NAME *wanted[64];
 	size_t nt = 0;
-	for (size_t i = 0; i < n && nt + 2 <= BW_ARRAY_SIZE(todo); i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (!chain[i])
 			continue;
-		todo[nt++] = X509_get_subject_name(chain[i]);
-		todo[nt++] = X509_get_issuer_name(chain[i]);
+		if (nt + 2 > BW_ARRAY_SIZE(wanted)) {
+			complete = false;
+			break;
+		}
+		wanted[nt++] = X509_get_subject_name(chain[i]);
+		wanted[nt++] = X509_get_issuer_name(chain[i]);
 	}
 	pthread_mutex_lock(&t->lu_lock);
 	for (size_t k = 0; k < nt; k++) {
 		for (size_t i = 0; i < t->nbc; i++) {
 			struct bundle_cert *b = &t->bc[i];
-			if (b->added || X509_NAME_cmp(b->name, todo[k]) != 0)
+			if (b->added || X509_NAME_cmp(b->name, wanted[k]) != 0)
 				continue;
 			/* It decoded at start-up, so a failure now is an allocation
 			 * failing: leave it to be added by a later chain, and say the
@@ -1246,8 +1252,12 @@ static bool bundle_prepare(const struct bw_x509_trust *ct, X509_STORE *s, X509 *
 				continue;
 			}
 			b->added = true;
-			if (nt < BW_ARRAY_SIZE(todo) && X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) != 0)
-				todo[nt++] = X509_get_issuer_name(x); /* the store holds x now, so the name lives */
+			if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)) != 0) {
+				if (nt < BW_ARRAY_SIZE(wanted))
+					wanted[nt++] = X509_get_issuer_name(x); /* the store holds x now, so the name lives */
+				else
+					complete = false;
+			}
 			X509_free(x);
 		}
 	}
