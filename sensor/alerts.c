@@ -4,7 +4,14 @@
  * suppression table is a set-associative cache of dedup-key hashes (8 ways
  * per bucket, the oldest way replaced), so its memory is fixed whatever an
  * attacker makes us alert on; a forgotten key can only cause one extra alert
- * later, never a lost one. Rate limiting per type is a token bucket in
+ * later, never a lost one. A bucket holds only the ways' hashes and the
+ * numbers of their entries; the entries themselves are handed out in order
+ * from one array. The table starts with few buckets and doubles (splitting
+ * each bucket in place) when a bucket fills, up to the cap; only at the cap
+ * is a way replaced. So the memory touched grows with the keys actually seen
+ * (160 bytes each, plus at most 2 x 96 bytes of buckets per 8 keys), not by a
+ * page per key as when the entries sat in randomly hashed buckets of a table
+ * sized for the cap. Rate limiting per type is a token bucket in
  * packet time, so an offline run gives the same alerts every time; what it
  * holds back is summed per type and written as one summary alert per type
  * and window, so an alert storm costs a bounded number of events and no
@@ -67,7 +74,7 @@ struct bw_evidence *bw_alert_evidence(struct bw_alert *a, const char *kind)
 #define WAYS 8
 
 struct dedup_entry {
-	uint64_t hash;             /* 0: empty */
+	uint32_t next_free;        /* free list link while unused */
 	bw_time_t last_emit;       /* packet time of the last written alert */
 	bw_time_t last_seen;
 	uint64_t held;             /* repeats held back since last_emit */
@@ -76,6 +83,15 @@ struct dedup_entry {
 	char id[17];
 	char name[96];             /* for the end-of-run update, cut if longer */
 };
+
+/* hash[w] == 0: way w is empty; else slot[w] is its entry in the pool. */
+struct dedup_bucket {
+	uint64_t hash[WAYS];
+	uint32_t slot[WAYS];
+};
+
+#define NO_SLOT UINT32_MAX
+#define INITIAL_BUCKETS 64u
 
 /* Token bucket and held-back tally of one alert type. */
 struct rate_state {
@@ -97,8 +113,12 @@ struct bw_alerts {
 	pthread_mutex_t lock;
 	uint64_t seed[2];
 	uint64_t counter;
-	struct dedup_entry *table;
-	uint32_t buckets;
+	struct dedup_bucket *table;
+	uint32_t buckets;          /* in use: a power of two <= max_buckets */
+	uint32_t max_buckets;      /* table, pool and held_map are allocated for this many */
+	struct dedup_entry *pool;  /* max_buckets * WAYS entries, handed out from the front */
+	uint32_t pool_used;        /* entries ever handed out */
+	uint32_t free_head;        /* entries given back (NO_SLOT: none) */
 	struct rate_state rl[BW_AL__COUNT];
 	struct bw_alerts_stats st;
 	/* Buckets where an alert was ever held back by suppression, a bit each:
@@ -125,11 +145,17 @@ struct bw_alerts *bw_alerts_new(const struct bw_alerts_config *c)
 	uint32_t b = 1;
 	while ((uint64_t)b * WAYS < al->cfg.max_keys)
 		b <<= 1;
-	al->buckets = b;
-	al->table = calloc((size_t)b * WAYS, sizeof(*al->table));
+	/* calloc'd memory is untouched until used: the unused part of the
+	 * table costs address space, not resident memory */
+	al->max_buckets = b;
+	al->buckets = BW_MIN(b, INITIAL_BUCKETS);
+	al->table = calloc(b, sizeof(*al->table));
+	al->pool = calloc((size_t)b * WAYS, sizeof(*al->pool));
+	al->free_head = NO_SLOT;
 	al->held_map = calloc(((size_t)b + 63) / 64, sizeof(*al->held_map));
-	if (!al->table || !al->held_map) {
+	if (!al->table || !al->pool || !al->held_map) {
 		free(al->table);
+		free(al->pool);
 		free(al->held_map);
 		free(al);
 		return NULL;
@@ -145,6 +171,7 @@ void bw_alerts_free(struct bw_alerts *al)
 		return;
 	pthread_mutex_destroy(&al->lock);
 	free(al->table);
+	free(al->pool);
 	free(al->held_map);
 	free(al);
 }
@@ -159,25 +186,86 @@ static void alert_key(struct bw_alert *a)
 		 a->cert_sha256 ? a->cert_sha256 : "");
 }
 
-/* Find or make the entry of hash; *is_new when it was not there. Lock held. */
-static struct dedup_entry *dedup_slot(struct bw_alerts *al, uint64_t hash, bool *is_new)
+/* Double the buckets in use: the ways of bucket i whose hash has the new
+ * index bit move to bucket i + old count (fresh, all-zero memory). */
+static void dedup_grow(struct bw_alerts *al)
 {
-	struct dedup_entry *b = &al->table[(size_t)(hash & (al->buckets - 1)) * WAYS];
-	struct dedup_entry *victim = &b[0];
-	for (int i = 0; i < WAYS; i++) {
-		if (b[i].hash == hash) {
-			*is_new = false;
-			return &b[i];
+	uint32_t old = al->buckets;
+	for (uint32_t i = 0; i < old; i++) {
+		struct dedup_bucket *from = &al->table[i], *to = &al->table[i + old];
+		int n = 0;
+		for (int w = 0; w < WAYS; w++) {
+			if (!(from->hash[w] & old))
+				continue;
+			to->hash[n] = from->hash[w];
+			to->slot[n] = from->slot[w];
+			if (al->pool[from->slot[w]].held)
+				al->held_map[(i + old) / 64] |= UINT64_C(1) << ((i + old) % 64);
+			n++;
+			from->hash[w] = 0;
 		}
-		if (b[i].hash == 0 || (victim->hash != 0 && b[i].last_seen < victim->last_seen))
-			victim = &b[i];
 	}
-	if (victim->hash != 0)
+	al->buckets = old * 2;
+}
+
+/* Find or make the entry of hash; *is_new when it was not there, and then
+ * *bucket and *way say where, for dedup_forget. Lock held. A full bucket
+ * gives up the way whose entry was seen least recently, and its entry. */
+static struct dedup_entry *dedup_slot(struct bw_alerts *al, uint64_t hash, bool *is_new, struct dedup_bucket **bucket,
+				      int *way)
+{
+	struct dedup_bucket *b;
+	int victim;
+	for (;;) {
+		b = &al->table[hash & (al->buckets - 1)];
+		victim = -1;
+		for (int i = 0; i < WAYS; i++) {
+			if (b->hash[i] == hash) {
+				*is_new = false;
+				return &al->pool[b->slot[i]];
+			}
+			if (b->hash[i] == 0 && victim < 0)
+				victim = i;
+		}
+		if (victim >= 0 || al->buckets == al->max_buckets)
+			break;
+		dedup_grow(al);
+	}
+	uint32_t slot;
+	if (victim >= 0) {
+		if (al->free_head != NO_SLOT) {
+			slot = al->free_head;
+			al->free_head = al->pool[slot].next_free;
+		} else {
+			/* a bucket has a free way only while the pool has entries left:
+			 * the pool holds as many entries as all buckets have ways */
+			slot = al->pool_used++;
+		}
+	} else {
+		victim = 0;
+		for (int i = 1; i < WAYS; i++)
+			if (al->pool[b->slot[i]].last_seen < al->pool[b->slot[victim]].last_seen)
+				victim = i;
+		slot = b->slot[victim];
 		al->st.keys_evicted++;
-	memset(victim, 0, sizeof(*victim));
-	victim->hash = hash;
+	}
+	struct dedup_entry *e = &al->pool[slot];
+	memset(e, 0, sizeof(*e));
+	b->hash[victim] = hash;
+	b->slot[victim] = slot;
 	*is_new = true;
-	return victim;
+	*bucket = b;
+	*way = victim;
+	return e;
+}
+
+/* Give back the entry just made at (b, way): the key is not remembered. */
+static void dedup_forget(struct bw_alerts *al, struct dedup_bucket *b, int way)
+{
+	uint32_t slot = b->slot[way];
+	b->hash[way] = 0;
+	al->pool[slot].next_free = al->free_head;
+	al->free_head = slot;
 }
 
 /* ---- the event ---- */
@@ -383,12 +471,14 @@ bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j
 	pthread_mutex_lock(&al->lock);
 	al->st.raised++;
 	bool is_new;
-	struct dedup_entry *e = dedup_slot(al, h, &is_new);
+	struct dedup_bucket *nb = NULL;
+	int nway = 0;
+	struct dedup_entry *e = dedup_slot(al, h, &is_new, &nb, &nway);
 	e->total++;
 	e->last_seen = ts;
 	if (!is_new && ts >= e->last_emit && ts - e->last_emit < al->cfg.suppress) {
 		e->held++;
-		size_t bucket = (size_t)(e - al->table) / WAYS;
+		size_t bucket = (size_t)(h & (al->buckets - 1));
 		al->held_map[bucket / 64] |= UINT64_C(1) << (bucket % 64);
 		al->st.suppressed++;
 	} else {
@@ -403,7 +493,7 @@ bool bw_alerts_raise(struct bw_alerts *al, struct bw_alert *a, struct bw_json *j
 			al->st.rate_limited++;
 			al->st.rate_limited_per_type[t]++;
 			if (is_new)
-				e->hash = 0; /* not written: do not suppress its next occurrence either */
+				dedup_forget(al, nb, nway); /* not written: do not suppress its next occurrence either */
 		} else {
 			repeats = e->held;
 			prev = is_new ? 0 : e->last_emit;
@@ -452,14 +542,15 @@ static int cmp_pending(const void *a, const void *b)
 /* The entries holding suppressed repeats, into out (NULL: just count them). */
 static size_t collect_held(const struct bw_alerts *al, struct dedup_entry **out)
 {
+	/* bits of buckets not yet in use are all clear */
 	size_t n = 0, words = ((size_t)al->buckets + 63) / 64;
 	for (size_t wd = 0; wd < words; wd++)
 		for (uint64_t m = al->held_map[wd]; m; m &= m - 1) {
-			struct dedup_entry *b = &al->table[(wd * 64 + (size_t)__builtin_ctzll(m)) * WAYS];
+			struct dedup_bucket *b = &al->table[wd * 64 + (size_t)__builtin_ctzll(m)];
 			for (int k = 0; k < WAYS; k++)
-				if (b[k].hash && b[k].held) {
+				if (b->hash[k] && al->pool[b->slot[k]].held) {
 					if (out)
-						out[n] = &b[k];
+						out[n] = &al->pool[b->slot[k]];
 					n++;
 				}
 		}

@@ -106,6 +106,41 @@ static void test_flush_many_keys(void **state)
 	bw_json_deinit(&j);
 }
 
+/* The table grows from a few buckets to its cap; there, a new key replaces
+ * the least recently seen way of its bucket, and the recent keys stay. */
+static void test_cap_evicts_oldest(void **state)
+{
+	(void)state;
+	struct bw_json j;
+	assert_int_equal(bw_json_init(&j, 1u << 20), BW_OK);
+	struct bw_alerts_config c = { .suppress = 3600 * S, .max_per_type_per_min = 1000000, .burst = 1000000,
+				      .max_keys = 1024 };
+	struct bw_alerts *al = bw_alerts_new(&c);
+	struct seen s = { .j = &j };
+	enum { KEYS = 4000 };
+	char name[64];
+	for (int i = 0; i < KEYS; i++) {
+		snprintf(name, sizeof(name), "k%d.example", i);
+		assert_true(raise_one(al, &s, BW_AL_CERT_EXPIRED, name, (bw_time_t)(i + 1) * S));
+	}
+	struct bw_alerts_stats st;
+	bw_alerts_stats(al, &st);
+	/* 1024 ways: at least KEYS - 1024 keys were forgotten, none while ways were free */
+	assert_true(st.keys_evicted >= KEYS - 1024);
+	assert_true(st.keys_evicted < KEYS);
+	/* the 64 most recent keys are all remembered: their repeats are held back */
+	for (int i = KEYS - 64; i < KEYS; i++) {
+		snprintf(name, sizeof(name), "k%d.example", i);
+		assert_false(raise_one(al, &s, BW_AL_CERT_EXPIRED, name, (bw_time_t)(KEYS + 1) * S));
+	}
+	/* the first key was forgotten: it alerts again */
+	assert_true(raise_one(al, &s, BW_AL_CERT_EXPIRED, "k0.example", (bw_time_t)(KEYS + 2) * S));
+	bw_alerts_flush(al, &j, on_emit, &s);
+	assert_int_equal(s.repeat_updates, 64);
+	bw_alerts_free(al);
+	bw_json_deinit(&j);
+}
+
 static void test_storm_bucket(void **state)
 {
 	(void)state;
@@ -193,6 +228,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suppression),
 		cmocka_unit_test(test_flush_many_keys),
+		cmocka_unit_test(test_cap_evicts_oldest),
 		cmocka_unit_test(test_storm_bucket),
 		cmocka_unit_test(test_summary_per_window),
 		cmocka_unit_test(test_no_limit),
