@@ -1148,7 +1148,7 @@ void bw_pipeline_config_default(struct bw_pipeline_config *c)
 	memset(c, 0, sizeof(*c));
 	c->workers = bw_pipeline_default_workers();
 	c->frame_ring_bytes = 512u << 10;
-	c->event_ring_bytes = 4u << 20;
+	c->event_ring_bytes = 1u << 20;
 	c->batch = BW_RING_DEFAULT_BATCH;
 	/* A benchmarking knob (bench/NOTES.md): copy frames even from the mapping. */
 	const char *copy = getenv("BINDWATCH_COPY_FRAMES");
@@ -1190,7 +1190,7 @@ struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const s
 	if (p->cfg.frame_ring_bytes < BW_RING_MIN_CAPACITY)
 		p->cfg.frame_ring_bytes = 512u << 10;
 	if (p->cfg.event_ring_bytes < BW_RING_MIN_CAPACITY)
-		p->cfg.event_ring_bytes = 4u << 20;
+		p->cfg.event_ring_bytes = 1u << 20;
 	p->out = out;
 	p->n = pc->workers;
 	bw_ring_waiter_init(&p->out_wake);

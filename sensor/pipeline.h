@@ -77,7 +77,7 @@
 struct bw_pipeline_config {
 	unsigned workers;            /* 1..BW_PIPELINE_MAX_WORKERS */
 	size_t frame_ring_bytes;     /* per worker (default 512 KiB: 8192 descriptors) */
-	size_t event_ring_bytes;     /* per worker (default 4 MiB) */
+	size_t event_ring_bytes;     /* per worker (default 1 MiB: a ring cycles through all of its pages, so each MiB is resident; 1 MiB had no full waits on the bench capture) */
 	unsigned batch;              /* records per publish/release (default 32) */
 	bool copy_frames;            /* copy frame bytes even when the reader could lend them */
 	enum bw_walk_mode { BW_WALK_AUTO, BW_WALK_NEVER, BW_WALK_ALWAYS } walk; /* see above */
