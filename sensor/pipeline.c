@@ -1230,6 +1230,8 @@ struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const s
 		if (!pw->in || !pw->ev || !pw->w)
 			goto nomem;
 		bw_ring_set_consumer_waiter(pw->ev, &p->out_wake);
+		/* offline, events may wait: the output thread is woken per quarter ring, not per batch */
+		bw_ring_set_consumer_wake(pw->ev, p->cfg.event_ring_bytes / 4);
 	}
 	for (unsigned i = 0; i < p->n; i++) {
 		if (pthread_create(&p->wk[i].thread, NULL, worker_main, &p->wk[i]) != 0) {

@@ -159,13 +159,26 @@ void *bw_ring_reserve(struct bw_ring *r, size_t len)
 	return r->buf + pos + BW_RING_HDR;
 }
 
-void bw_ring_publish(struct bw_ring *r)
+/* force: wake a sleeping consumer even below wake_bytes (the producer is
+ * about to wait for it), and even if nothing new was published. */
+static void publish(struct bw_ring *r, bool force)
 {
-	if (atomic_load_explicit(&r->head, memory_order_relaxed) == r->p_head)
+	if (atomic_load_explicit(&r->head, memory_order_relaxed) != r->p_head) {
+		atomic_store_explicit(&r->head, r->p_head, memory_order_release);
+		r->p_pending = 0;
+	} else if (!force) {
 		return;
-	atomic_store_explicit(&r->head, r->p_head, memory_order_release);
-	r->p_pending = 0;
-	bw_ring_waiter_notify(r->not_empty);
+	}
+	/* p_tail_cache may be behind the consumer: the backlog is at most this */
+	if (force || r->wake_bytes == 0 || r->p_head - r->p_tail_cache >= r->wake_bytes)
+		bw_ring_waiter_notify(r->not_empty);
+}
+
+void bw_ring_publish(struct bw_ring *r) { publish(r, false); }
+
+void bw_ring_set_consumer_wake(struct bw_ring *r, size_t bytes)
+{
+	r->wake_bytes = BW_MIN((uint64_t)bytes, r->cap / 2);
 }
 
 void bw_ring_commit(struct bw_ring *r, uint32_t type)
@@ -192,7 +205,7 @@ void *bw_ring_reserve_wait(struct bw_ring *r, size_t len, const _Atomic bool *st
 			return p;
 		if (stop && atomic_load_explicit(stop, memory_order_relaxed))
 			return NULL;
-		bw_ring_publish(r); /* the consumer may be asleep waiting for these */
+		publish(r, true); /* the consumer may be asleep waiting for these */
 		if (spin < SPIN_PAUSES) {
 			cpu_relax();
 			continue;
@@ -214,7 +227,7 @@ void *bw_ring_reserve_wait(struct bw_ring *r, size_t len, const _Atomic bool *st
 
 void bw_ring_wait_drained(struct bw_ring *r)
 {
-	bw_ring_publish(r);
+	publish(r, true);
 	for (unsigned spin = 0;; spin++) {
 		if (atomic_load_explicit(&r->tail, memory_order_acquire) == r->p_head)
 			return;

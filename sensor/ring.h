@@ -98,6 +98,7 @@ struct bw_ring {
 	_Alignas(BW_RING_CACHELINE) uint8_t *buf;
 	uint64_t cap, mask;
 	uint32_t batch;
+	uint64_t wake_bytes; /* see bw_ring_set_consumer_wake; 0: wake on every publish */
 	struct bw_ring_waiter *not_empty; /* the consumer sleeps here */
 	struct bw_ring_waiter *not_full;  /* the producer sleeps here */
 	struct bw_ring_waiter own_not_empty, own_not_full;
@@ -116,6 +117,16 @@ size_t bw_ring_max_payload(const struct bw_ring *r);
 
 /* Let several rings' consumers share one waiter (set before use; w outlives r). */
 void bw_ring_set_consumer_waiter(struct bw_ring *r, struct bw_ring_waiter *w);
+
+/*
+ * Wake a sleeping consumer only once about this many bytes are waiting
+ * (capped at half the capacity), not at every publish: for a consumer whose
+ * latency does not matter (the offline output thread), so that it is not
+ * woken, and does not preempt a producer, thousands of times a run. A
+ * producer about to wait for room or for the drain still wakes it at once.
+ * Set before use.
+ */
+void bw_ring_set_consumer_wake(struct bw_ring *r, size_t bytes);
 
 /* ---- producer side ---- */
 
