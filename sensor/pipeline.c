@@ -83,6 +83,10 @@ struct pl_worker {
 	 */
 	_Alignas(64) _Atomic uint64_t prog;
 	_Alignas(64) _Atomic uint64_t last_disp;
+	/* While the worker waits at the turnstile: 1 + the frame it waits to
+	 * run a detector for, else 0. The others wake it only when their own
+	 * progress lets it pass (gate_progress), not at every progress store. */
+	_Alignas(64) _Atomic uint64_t gate_want;
 	uint64_t base, cur_seq, gate_waits;
 	/*
 	 * Frames whose DNS observation the worker holds back (detect_try), oldest
@@ -722,6 +726,17 @@ static void call(void (*fn)(void))
  */
 #define LEND_KEEP_BEHIND ((size_t)32 << 20)
 
+/* Whether worker v, at progress pr, lets a detector run for frame s (< PL_FIN_SEQ). */
+static inline bool gate_passes(const struct pl_worker *v, uint64_t pr, uint64_t s)
+{
+	if (pr > 2 * s)
+		return true;
+	/* Seen after the frame s itself was (its ring's release/acquire), so it
+	 * is at least the last frame v was handed before s. */
+	uint64_t last = atomic_load_explicit(&v->last_disp, memory_order_relaxed);
+	return last < s && pr == 2 * last + 1;
+}
+
 static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self, uint64_t s)
 {
 	for (unsigned i = 0; i < p->n; i++) {
@@ -734,25 +749,34 @@ static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self,
 				return false;
 			continue;
 		}
-		if (pr > 2 * s)
-			continue;
-		/* Seen after the frame s itself was (its ring's release/acquire), so it
-		 * is at least the last frame v was handed before s. */
-		uint64_t last = atomic_load_explicit(&v->last_disp, memory_order_relaxed);
-		if (last < s && pr == 2 * last + 1)
-			continue;
-		return false;
+		if (!gate_passes(v, pr, s))
+			return false;
 	}
 	return true;
 }
 
+/*
+ * Store this worker's progress; wake the waiters at the turnstile if it
+ * may let one of them pass. Unfenced, a waiter that is just announcing
+ * itself can be missed: its wait is bounded by a timeout (gate_wait).
+ */
 static inline void gate_progress(struct bw_pipeline *p, struct pl_worker *pw, uint64_t v, bool fenced)
 {
 	atomic_store_explicit(&pw->prog, v, memory_order_release);
-	if (fenced)
+	if (fenced) {
 		bw_ring_waiter_notify(&p->gate_wake);
-	else if (atomic_load_explicit(&p->gate_wake.waiters, memory_order_relaxed))
-		bw_ring_waiter_notify(&p->gate_wake);
+		return;
+	}
+	/* acquire: a waiter sets gate_want before it announces itself */
+	if (!atomic_load_explicit(&p->gate_wake.waiters, memory_order_acquire))
+		return;
+	for (unsigned i = 0; i < p->n; i++) {
+		uint64_t want = atomic_load_explicit(&p->wk[i].gate_want, memory_order_relaxed);
+		if (want && &p->wk[i] != pw && (want - 1 >= PL_FIN_SEQ || gate_passes(pw, v, want - 1))) {
+			bw_ring_waiter_notify(&p->gate_wake);
+			return;
+		}
+	}
 }
 
 static inline void prog_flush(struct pl_worker *pw)
@@ -770,6 +794,7 @@ static void gate_wait(struct bw_pipeline *p, struct pl_worker *pw, uint64_t s)
 		return;
 	prog_flush(pw); /* the others may be waiting for this worker's true place */
 	pw->gate_waits++;
+	atomic_store(&pw->gate_want, s + 1); /* seq_cst: before the announce in prepare */
 	/* What this worker made so far can go out while it waits. */
 	bw_ring_publish(pw->ev);
 	/*
@@ -781,7 +806,7 @@ static void gate_wait(struct bw_pipeline *p, struct pl_worker *pw, uint64_t s)
 	 */
 	for (unsigned spin = 0;; spin++) {
 		if (gate_open(p, pw, s))
-			return;
+			break;
 		if (spin < 4) {
 			sched_yield();
 			continue;
@@ -794,12 +819,13 @@ static void gate_wait(struct bw_pipeline *p, struct pl_worker *pw, uint64_t s)
 		if (gate_open(p, pw, s)) {
 			bw_ring_waiter_cancel(&p->gate_wake);
 			call(c->idle_end);
-			return;
+			break;
 		}
 		/* The timeout bounds a wake-up missed by the unfenced per-frame notify. */
 		bw_ring_waiter_wait(&p->gate_wake, key, 2);
 		call(c->idle_end);
 	}
+	atomic_store_explicit(&pw->gate_want, 0, memory_order_relaxed);
 }
 
 
@@ -1210,6 +1236,7 @@ struct bw_pipeline *bw_pipeline_new(const struct bw_pipeline_config *pc, const s
 		atomic_init(&pw->prog, 1); /* done with frame 0, which no worker gets */
 		pw->prog_local = 1;
 		atomic_init(&pw->last_disp, 0);
+		atomic_init(&pw->gate_want, 0);
 		struct bw_worker_config c = *wc;
 		c.emit = pl_emit;
 		c.emit_ctx = pw;

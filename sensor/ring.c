@@ -169,7 +169,11 @@ static void publish(struct bw_ring *r, bool force)
 	} else if (!force) {
 		return;
 	}
-	/* p_tail_cache may be behind the consumer: the backlog is at most this */
+	if (!force && r->wake_bytes && r->p_head - r->p_tail_cache >= r->wake_bytes) {
+		/* p_tail_cache is refreshed only when the ring looks full, so it
+		 * soon overstates the backlog: look at the consumer's tail */
+		r->p_tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+	}
 	if (force || r->wake_bytes == 0 || r->p_head - r->p_tail_cache >= r->wake_bytes)
 		bw_ring_waiter_notify(r->not_empty);
 }
