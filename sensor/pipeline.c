@@ -757,8 +757,12 @@ static bool gate_open(const struct bw_pipeline *p, const struct pl_worker *self,
 
 /*
  * Store this worker's progress; wake the waiters at the turnstile if it
- * may let one of them pass. Unfenced, a waiter that is just announcing
- * itself can be missed: its wait is bounded by a timeout (gate_wait).
+ * may let one of them pass. The fence orders the store before the look at
+ * the waiters: without it a waiter announcing itself could miss the store
+ * on its re-check while we miss its announcement (the store-buffer race),
+ * and it would sleep until its timeout. Since a waiter is now woken only
+ * by a store that lets it pass, a later store may not come to rescue it.
+ * Progress is stored every PROG_EVERY frames, so the fence is cheap.
  */
 static inline void gate_progress(struct bw_pipeline *p, struct pl_worker *pw, uint64_t v, bool fenced)
 {
@@ -767,6 +771,7 @@ static inline void gate_progress(struct bw_pipeline *p, struct pl_worker *pw, ui
 		bw_ring_waiter_notify(&p->gate_wake);
 		return;
 	}
+	atomic_thread_fence(memory_order_seq_cst);
 	/* acquire: a waiter sets gate_want before it announces itself */
 	if (!atomic_load_explicit(&p->gate_wake.waiters, memory_order_acquire))
 		return;
@@ -821,7 +826,7 @@ static void gate_wait(struct bw_pipeline *p, struct pl_worker *pw, uint64_t s)
 			call(c->idle_end);
 			break;
 		}
-		/* The timeout bounds a wake-up missed by the unfenced per-frame notify. */
+		/* A safety net only: every progress store that lets us pass wakes us. */
 		bw_ring_waiter_wait(&p->gate_wake, key, 2);
 		call(c->idle_end);
 	}
