@@ -57,6 +57,9 @@ struct bw_certcache {
 	struct vslot *vslots;
 	size_t nv;
 	uint64_t vtick;
+	/* leaf-against-name answers: nv slots too, allocated on first use */
+	struct nslot *nslots;
+	uint64_t ntick;
 };
 
 #define VWAYS 4
@@ -66,6 +69,12 @@ struct vslot {
 	uint64_t used;               /* cc->vtick at the last hit or fill; 0: empty */
 	struct bw_x509_window win;
 	struct bw_x509_verdict v;
+};
+
+struct nslot {
+	uint8_t key[32];
+	uint64_t used;               /* cc->ntick at the last hit or fill; 0: empty */
+	enum bw_x509_reason name;
 };
 
 static void list_init(struct list *l) { l->prev = l->next = l; }
@@ -156,6 +165,7 @@ void bw_certcache_free(struct bw_certcache *cc)
 	EVP_MD_CTX_free(cc->md);
 	EVP_MD_free(cc->sha256);
 	free(cc->vslots);
+	free(cc->nslots);
 	free(cc->buckets);
 	free(cc);
 }
@@ -365,22 +375,22 @@ void bw_certcache_stats(const struct bw_certcache *cc, struct bw_certcache_stats
 
 /* ---- chain verdicts ---- */
 
-/* The verdict key: everything bw_x509_verify's answer depends on except the
- * time, which the slot's window covers. Fields are length-prefixed so two
- * different inputs cannot concatenate to the same bytes. */
+/* The verdict key: everything the chain half of bw_x509_verify's answer
+ * depends on except the time, which the slot's window covers. The name is
+ * not in it: a server presents one chain for many SNIs, and the name check
+ * (bw_x509_verdict_check_name) is done for each call on top of the cached
+ * chain verdict. Fields are length-prefixed so two different inputs cannot
+ * concatenate to the same bytes. */
 static bool verdict_key(struct bw_certcache *cc, const struct bw_x509_trust *t,
 			struct bw_certcache_entry *const *chain, size_t n, const struct bw_x509_verify_opts *o,
 			uint8_t key[32])
 {
-	uint8_t hdr[32] = { 'b', 'w', 'v', '1' };
+	uint8_t hdr[32] = { 'b', 'w', 'v', '2' };
 	uintptr_t tp = (uintptr_t)t;
-	uint64_t nn = n, nl = 0;
-	if (o->name && (o->name_len || o->name[0]))
-		nl = o->name_len ? o->name_len : strlen(o->name);
+	uint64_t nn = n;
 	memcpy(hdr + 4, &tp, sizeof(tp) <= 8 ? sizeof(tp) : 8);
-	hdr[12] = (uint8_t)((o->client ? 1 : 0) | (o->strict_order ? 2 : 0) | (o->no_cn_fallback ? 4 : 0));
+	hdr[12] = (uint8_t)((o->client ? 1 : 0) | (o->strict_order ? 2 : 0));
 	memcpy(hdr + 16, &nn, 8);
-	memcpy(hdr + 24, &nl, 8);
 	unsigned int len = 0;
 	if (!cc->sha256 || !cc->md || !EVP_DigestInit_ex2(cc->md, cc->sha256, NULL) ||
 	    !EVP_DigestUpdate(cc->md, hdr, sizeof(hdr)))
@@ -388,9 +398,52 @@ static bool verdict_key(struct bw_certcache *cc, const struct bw_x509_trust *t,
 	for (size_t i = 0; i < n; i++)
 		if (!EVP_DigestUpdate(cc->md, chain[i]->sha256, 32))
 			return false;
-	if (nl && !EVP_DigestUpdate(cc->md, o->name, nl))
-		return false;
 	return EVP_DigestFinal_ex(cc->md, key, &len) && len == 32;
+}
+
+/* v's name half for leaf against o->name, from the answer cache when it
+ * holds one (a SHA-256 over the leaf's SHA-256, no_cn_fallback and the name
+ * as given: the check's own normalisation comes after). */
+static int name_answer(struct bw_certcache *cc, struct bw_certcache_entry *leaf,
+		       const struct bw_x509_verify_opts *o, struct bw_x509_verdict *v)
+{
+	if (!o->name || !(o->name_len || o->name[0]))
+		return bw_x509_verdict_check_name(leaf->x509, o, v);
+	uint64_t nl = o->name_len ? o->name_len : strlen(o->name);
+	uint8_t hdr[16] = { 'b', 'w', 'n', '1', o->no_cn_fallback ? 1 : 0 };
+	memcpy(hdr + 8, &nl, 8);
+	uint8_t key[32];
+	unsigned int len = 0;
+	if (!cc->nslots)
+		cc->nslots = calloc(cc->nv, sizeof(*cc->nslots));
+	if (!cc->nslots || !cc->sha256 || !cc->md || !EVP_DigestInit_ex2(cc->md, cc->sha256, NULL) ||
+	    !EVP_DigestUpdate(cc->md, hdr, sizeof(hdr)) || !EVP_DigestUpdate(cc->md, leaf->sha256, 32) ||
+	    !EVP_DigestUpdate(cc->md, o->name, nl) || !EVP_DigestFinal_ex(cc->md, key, &len) || len != 32)
+		return bw_x509_verdict_check_name(leaf->x509, o, v); /* not cached */
+	uint64_t h;
+	memcpy(&h, key, sizeof(h));
+	struct nslot *set = &cc->nslots[(h & ((cc->nv / VWAYS) - 1)) * VWAYS];
+	struct nslot *victim = &set[0];
+	for (unsigned k = 0; k < VWAYS; k++) {
+		struct nslot *s = &set[k];
+		if (s->used && memcmp(s->key, key, 32) == 0) {
+			s->used = ++cc->ntick;
+			v->name_checked = true;
+			v->name = s->name;
+			cc->st.name_hits++;
+			return BW_OK;
+		}
+		if (victim->used && (!s->used || s->used < victim->used))
+			victim = s;
+	}
+	cc->st.name_misses++;
+	int rc = bw_x509_verdict_check_name(leaf->x509, o, v);
+	if (rc == BW_OK) {
+		memcpy(victim->key, key, 32);
+		victim->used = ++cc->ntick;
+		victim->name = v->name;
+	}
+	return rc;
 }
 
 int bw_certcache_verify(struct bw_certcache *cc, const struct bw_x509_trust *t,
@@ -416,6 +469,10 @@ int bw_certcache_verify(struct bw_certcache *cc, const struct bw_x509_trust *t,
 		return bw_x509_verify(t, xs, n, o, v); /* no digest: just do not cache */
 	if (!cc->vslots && !(cc->vslots = calloc(cc->nv, sizeof(*cc->vslots))))
 		return bw_x509_verify(t, xs, n, o, v);
+	/* the chain is judged, and cached, without the name */
+	struct bw_x509_verify_opts chain_o = *o;
+	chain_o.name = NULL;
+	chain_o.name_len = 0;
 
 	int64_t now = (int64_t)(o->time / BW_NSEC_PER_SEC);
 	uint64_t h;
@@ -434,7 +491,7 @@ int bw_certcache_verify(struct bw_certcache *cc, const struct bw_x509_trust *t,
 				cc->st.verdict_hits++;
 				if (hit)
 					*hit = true;
-				return BW_OK;
+				return name_answer(cc, chain[0], o, v);
 			}
 			victim = s; /* the same chain at another time: replace it */
 			stale = true;
@@ -447,7 +504,7 @@ int bw_certcache_verify(struct bw_certcache *cc, const struct bw_x509_trust *t,
 	if (stale)
 		cc->st.verdict_stale++;
 	struct bw_x509_window win;
-	int rc = bw_x509_verify_window(t, xs, n, o, v, &win);
+	int rc = bw_x509_verify_window(t, xs, n, &chain_o, v, &win);
 	if (rc != BW_OK)
 		return rc;
 	if (!stale) {
@@ -460,7 +517,7 @@ int bw_certcache_verify(struct bw_certcache *cc, const struct bw_x509_trust *t,
 	victim->used = ++cc->vtick;
 	victim->win = win;
 	victim->v = *v;
-	return BW_OK;
+	return name_answer(cc, chain[0], o, v);
 }
 
 void bw_certcache_forget_verdicts(struct bw_certcache *cc)

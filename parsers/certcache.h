@@ -76,6 +76,8 @@ struct bw_certcache_stats {
 	uint64_t verdict_misses;  /* chains verified (not held, or held for another time: see stale) */
 	uint64_t verdict_stale;   /* misses where the chain was held but the time left its window */
 	uint64_t verdict_evictions; /* verdicts pushed out by max_verdicts */
+	uint64_t name_hits;       /* leaf-against-SNI answers served from the cache */
+	uint64_t name_misses;     /* leaf-against-SNI answers worked out (bw_x509_check_name) */
 };
 
 struct bw_certcache;
@@ -108,9 +110,14 @@ void bw_certcache_stats(const struct bw_certcache *cc, struct bw_certcache_stats
  * Chain verdicts. Verifying a chain costs about 1 M instructions (OpenSSL
  * builds the path and checks each signature) and a server presents the same
  * chain in every handshake, so verdicts are cached, keyed by a SHA-256 over
- * the trust store's address, the options that change a verdict (client,
- * strict_order, no_cn_fallback, the name checked) and the presented
- * certificates' SHA-256 in order. Each verdict keeps the window of judging
+ * the trust store's address, the options that change the chain's verdict
+ * (client, strict_order) and the presented certificates' SHA-256 in order.
+ * The name is not in the key: a server shows one chain for many SNIs, so
+ * the chain is judged once and the leaf is checked against o->name on every
+ * call. That answer is cached too, keyed by the leaf's SHA-256, the name and
+ * no_cn_fallback (OpenSSL decodes the whole SAN list for every check: tens
+ * of microseconds for a certificate with a hundred names), in a table of the
+ * same size and shape; it does not depend on the time. Each verdict keeps the window of judging
  * times over which it holds (bw_x509_verify_window): a lookup whose time is
  * outside it (a certificate of the chain expired or became valid meanwhile,
  * or the capture jumped) verifies again. So a cached verdict is exactly what

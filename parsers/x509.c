@@ -1607,6 +1607,29 @@ enum bw_x509_reason bw_x509_check_name(struct x509_st *x, const char *name, size
 	return r == 1 ? BW_X509_OK : r == 0 ? BW_X509_NAME_MISMATCH : BW_X509_OTHER;
 }
 
+int bw_x509_verdict_check_name(struct x509_st *leaf, const struct bw_x509_verify_opts *o,
+			       struct bw_x509_verdict *v)
+{
+	if (!o || !v)
+		return BW_EINVAL;
+	v->name_checked = false;
+	v->name = BW_X509_OK;
+	if (!o->name || !(o->name_len || o->name[0]))
+		return BW_OK;
+	if (!leaf)
+		return BW_EINVAL;
+	size_t nl = o->name_len ? o->name_len : strlen(o->name);
+	v->name_checked = true;
+	ERR_clear_error();
+	v->name = bw_x509_check_name(leaf, o->name, nl, o->no_cn_fallback);
+	/* X509_check_host reads a SAN list it failed to decode as "no match" */
+	if (v->name != BW_X509_OK && ossl_out_of_memory()) {
+		ERR_clear_error();
+		return BW_ENOMEM;
+	}
+	return BW_OK;
+}
+
 /* ---- validity windows ---- */
 
 /* A certificate's validity times in seconds; false if one does not parse. */
@@ -1725,15 +1748,8 @@ static int verify_impl(const struct bw_x509_trust *t, struct x509_st *const *cha
 		if (o->strict_order && v->chain == BW_X509_OK)
 			v->chain = BW_X509_BAD_CHAIN_ORDER;
 	}
-	if (o->name && (o->name_len || o->name[0])) {
-		size_t nl = o->name_len ? o->name_len : strlen(o->name);
-		v->name_checked = true;
-		ERR_clear_error();
-		v->name = bw_x509_check_name(chain[0], o->name, nl, o->no_cn_fallback);
-		/* X509_check_host reads a SAN list it failed to decode as "no match" */
-		if (v->name != BW_X509_OK && ossl_out_of_memory())
-			goto out;
-	}
+	if (bw_x509_verdict_check_name(chain[0], o, v) != BW_OK)
+		goto out;
 	verdict_detail(v);
 	rc = BW_OK;
 out:

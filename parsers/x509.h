@@ -321,4 +321,15 @@ int bw_x509_verify_der(const struct bw_x509_trust *t, const uint8_t *const *der,
  */
 enum bw_x509_reason bw_x509_check_name(struct x509_st *x, const char *name, size_t len, bool no_cn_fallback);
 
+/*
+ * The name half of a verdict: set v->name_checked and v->name for leaf
+ * against o->name (o->name_len, o->no_cn_fallback), as bw_x509_verify does;
+ * no name in o clears them. The chain half of v is left alone, so a chain
+ * verdict reached without a name (and cached: certcache.h) can be completed
+ * for each handshake's SNI. Returns BW_OK, BW_EINVAL (no leaf for a name),
+ * or BW_ENOMEM (the name could not be judged).
+ */
+int bw_x509_verdict_check_name(struct x509_st *leaf, const struct bw_x509_verify_opts *o,
+			       struct bw_x509_verdict *v);
+
 #endif /* BW_X509_H */

@@ -393,16 +393,49 @@ static void test_verdict_cache(void **state)
 	assert_false(hit);
 	assert_int_equal(v.chain, BW_X509_NOT_YET_VALID);
 
-	/* each part of the key matters: the name, the options, the order */
+	/* the name is checked on every call, on top of the cached chain verdict:
+	 * another name is a hit, with that name's own answer */
 	o.time = t2016;
 	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
 	assert_false(hit); /* the window moved to before notBefore */
 	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
 	assert_true(hit);
+	assert_true(v.name_checked);
+	assert_int_equal(v.name, BW_X509_OK);
+	const char *names[] = { "other.example.net", "WWW.Example.COM.", "*.example.com", "example.com", "",
+				NULL, "192.0.2.1", "www.example.com" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		o.name = names[i];
+		for (int nocn = 0; nocn < 2; nocn++) {
+			o.no_cn_fallback = nocn;
+			assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+			assert_true(hit);
+			assert_int_equal(bw_x509_verify(t, xs, 2, &o, &ref), BW_OK);
+			assert_memory_equal(&v, &ref, sizeof(v));
+		}
+	}
+	o.no_cn_fallback = false;
+	/* every (name, no_cn_fallback) above was worked out once, then served */
+	uint64_t nm = stats(cc).name_misses, nh = stats(cc).name_hits;
+	assert_int_equal(nm, 2 * 6); /* six names (not "" nor NULL), two ways each */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		o.name = names[i];
+		assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+		assert_int_equal(bw_x509_verify(t, xs, 2, &o, &ref), BW_OK);
+		assert_memory_equal(&v, &ref, sizeof(v));
+	}
+	assert_int_equal(stats(cc).name_misses, nm);
+	assert_int_equal(stats(cc).name_hits, nh + 6);
 	o.name = "other.example.net";
 	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
-	assert_false(hit);
 	assert_int_equal(v.name, BW_X509_NAME_MISMATCH);
+	assert_int_equal(v.chain, BW_X509_OK);
+	o.name = NULL;
+	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_false(v.name_checked);
+	assert_int_equal(stats(cc).verdicts, 1);
+
+	/* each part of the key matters: the options, the order */
 	o.name = "www.example.com";
 	o.client = true;
 	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
@@ -454,27 +487,31 @@ static void test_verdict_bounds(void **state)
 	struct bw_certcache_entry *ch[2] = { get_name(cc, "leaf-valid.der", &hit), get_name(cc, "int.der", &hit) };
 	struct bw_x509_verify_opts o = { .time = (bw_time_t)1893456000 * SEC };
 	struct bw_x509_verdict v;
-	const char *names[] = { "a.example.com", "b.example.com", "c.example.com", "d.example.com", "e.example.com" };
+	/* five distinct keys (the name is not one: see test_verdict_cache) */
+	struct key {
+		bool client, strict;
+		size_t n;
+	} keys[5] = { { false, false, 2 }, { true, false, 2 }, { false, true, 2 }, { true, true, 2 }, { false, false, 1 } };
+#define USE(i) (o.client = keys[i].client, o.strict_order = keys[i].strict, bw_certcache_verify(cc, t, ch, keys[i].n, &o, &v, &hit))
 	for (int i = 0; i < 4; i++) {
-		o.name = names[i];
-		assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+		assert_int_equal(USE(i), BW_OK);
 		assert_false(hit);
 	}
-	o.name = names[0]; /* a is now the most recent */
-	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_int_equal(USE(0), BW_OK); /* 0 is now the most recent */
 	assert_true(hit);
-	o.name = names[4]; /* evicts b */
-	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_int_equal(USE(4), BW_OK); /* evicts 1 */
 	assert_false(hit);
 	struct bw_certcache_stats s = stats(cc);
 	assert_int_equal(s.verdicts, 4);
 	assert_int_equal(s.verdict_evictions, 1);
-	o.name = names[0];
-	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_int_equal(USE(0), BW_OK);
 	assert_true(hit);
-	o.name = names[1];
-	assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+	assert_int_equal(USE(1), BW_OK);
 	assert_false(hit);
+#undef USE
+	o.client = false;
+	o.strict_order = false;
+	o.name = "a.example.com";
 	bw_certcache_free(cc);
 	/* no_verdicts: always verified */
 	struct bw_certcache_config c2 = { .no_verdicts = true };
@@ -492,6 +529,41 @@ static void test_verdict_bounds(void **state)
 	bw_x509_trust_free(t);
 }
 
+/* A name's answer belongs to a leaf: the same SNI against another leaf is
+ * worked out again, and a leaf's answers do not leak to the next. */
+static void test_name_answers_per_leaf(void **state)
+{
+	(void)state;
+	NEED_CERTS();
+	struct bw_certcache *cc = bw_certcache_new(NULL, NULL);
+	struct bw_x509_trust *t = priv_trust();
+	bool hit;
+	const char *leaves[] = { "leaf-valid.der", "leaf-wrongname.der", "leaf-wildcard.der", "leaf-ip.der" };
+	const char *names[] = { "www.example.com", "other.example.net", "a.example.com", "192.0.2.10", "example.com" };
+	struct bw_certcache_entry *in = get_name(cc, "int.der", &hit);
+	struct bw_x509_verify_opts o = { .time = (bw_time_t)1893456000 * SEC };
+	struct bw_x509_verdict v, ref;
+	for (int round = 0; round < 2; round++) {
+		for (size_t l = 0; l < sizeof(leaves) / sizeof(leaves[0]); l++) {
+			struct bw_certcache_entry *ch[2] = { get_name(cc, leaves[l], &hit), in };
+			struct x509_st *xs[2] = { ch[0]->x509, in->x509 };
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+				o.name = names[i];
+				assert_int_equal(bw_certcache_verify(cc, t, ch, 2, &o, &v, &hit), BW_OK);
+				assert_int_equal(bw_x509_verify(t, xs, 2, &o, &ref), BW_OK);
+				assert_memory_equal(&v, &ref, sizeof(v));
+			}
+			bw_certcache_put(cc, ch[0]);
+		}
+		uint64_t want = 4 * 5;
+		assert_int_equal(stats(cc).name_misses, want);
+		assert_int_equal(stats(cc).name_hits, round ? want : 0);
+	}
+	bw_certcache_put(cc, in);
+	bw_x509_trust_free(t);
+	bw_certcache_free(cc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_byte_cap),
 		cmocka_unit_test(test_verdict_cache),
 		cmocka_unit_test(test_verdict_bounds),
+		cmocka_unit_test(test_name_answers_per_leaf),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
