@@ -95,6 +95,7 @@ static const int allow_any[] = {
 	SCMP_SYS(munmap),
 	SCMP_SYS(mremap),
 	SCMP_SYS(madvise),
+	SCMP_SYS(mincore),
 	SCMP_SYS(brk),
 	/* threads and their synchronisation: pthreads, liburcu (futex, membarrier),
 	   rings */
