@@ -1025,6 +1025,15 @@ void bw_tcp_table_tick(struct bw_tcp_table *t, bw_time_t now)
 	t->busy = false;
 }
 
+bool bw_tcp_table_clock(struct bw_tcp_table *t, bw_time_t now)
+{
+	if (!t)
+		return false;
+	if (now > t->now)
+		t->now = now;
+	return (t->closed.head && expired(t, t->closed.head)) || (t->open.head && expired(t, t->open.head));
+}
+
 void bw_tcp_table_expire(struct bw_tcp_table *t, bw_time_t now)
 {
 	if (!t || t->busy)

@@ -167,6 +167,11 @@ void bw_tcp_table_expire(struct bw_tcp_table *t, bw_time_t now);
  * that skip the table, e.g. the decoder's bypass). */
 void bw_tcp_table_tick(struct bw_tcp_table *t, bw_time_t now);
 
+/* Move the clock to now and close nothing; true if a flow is due, that is
+ * if bw_tcp_table_tick would close one now. For frames this table never
+ * sees (another worker's), whose time passes here all the same. */
+bool bw_tcp_table_clock(struct bw_tcp_table *t, bw_time_t now);
+
 /* Close every flow: flushes pending bytes past holes first (end of input). */
 void bw_tcp_table_flush(struct bw_tcp_table *t);
 

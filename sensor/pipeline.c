@@ -726,7 +726,26 @@ static void call(void (*fn)(void))
  */
 #define LEND_KEEP_BEHIND ((size_t)32 << 20)
 
-/* Whether worker v, at progress pr, lets a detector run for frame s (< PL_FIN_SEQ). */
+/*
+ * Turnstile positions: what the progress values and the seqs the turnstile
+ * compares count. Each frame has one per worker. The frame's own worker
+ * works at the last. A walking worker that times out flows of its own at
+ * another worker's frame (bw_worker_expire) does that at one of the others,
+ * ranked by worker id: no two workers are ever in the same position, and a
+ * frame's timeouts come before its own work, as with one worker (whose
+ * frames start with the timeouts they bring).
+ */
+static inline uint64_t pos_own(const struct bw_pipeline *p, uint64_t seq)
+{
+	return seq * p->n + (p->n - 1);
+}
+
+static inline uint64_t pos_other(const struct bw_pipeline *p, uint64_t seq, unsigned self, unsigned owner)
+{
+	return seq * p->n + (self < owner ? self : self - 1);
+}
+
+/* Whether worker v, at progress pr, lets a detector run at position s (< PL_FIN_SEQ). */
 static inline bool gate_passes(const struct pl_worker *v, uint64_t pr, uint64_t s)
 {
 	if (pr > 2 * s)
@@ -973,14 +992,22 @@ static void walk_file(struct pl_worker *pw)
 	while ((rc = bw_capture_file_next(f, &fr)) == BW_OK) {
 		uint64_t seq = pw->base + fr.number;
 		uint64_t h = bw_pipeline_dispatch_hash(fr.linktype, fr.data, fr.cap_len);
-		if (pick_worker(h, p->n) == pw->id) {
+		unsigned owner = pick_worker(h, p->n);
+		if (owner == pw->id) {
 			if (ordered)
-				frame_begin(pw, seq);
+				frame_begin(pw, pos_own(p, seq));
 			bw_worker_frame(pw->w, &fr, pw->walk_name);
 			own++;
+		} else if (bw_unlikely(bw_worker_clock(pw->w, fr.ts))) {
+			/* another worker's frame, but its time ends some of our flows:
+			 * what they still say goes to the detectors in turn, before
+			 * the frame's own work */
+			if (ordered)
+				frame_begin(pw, pos_other(p, seq, pw->id, owner));
+			bw_worker_expire(pw->w, &fr, pw->walk_name);
 		}
 		if (ordered)
-			frame_end(pw, seq);
+			frame_end(pw, pos_own(p, seq));
 		if (++since_q >= c->batch) {
 			since_q = 0;
 			call(c->quiescent);
@@ -1001,7 +1028,7 @@ static void walk_file(struct pl_worker *pw)
 	pw->walk_own = own;
 	if (ordered) {
 		bw_worker_detect_flush(pw->w);
-		pw->done_seq = pw->base + pw->walk_end;
+		pw->done_seq = pos_own(p, pw->base + pw->walk_end);
 		pw->prog_local = 2 * pw->done_seq + 1;
 		gate_progress(p, pw, pw->prog_local, true);
 	}
@@ -1060,7 +1087,7 @@ static void *worker_main(void *arg)
 			};
 			bool ordered = pw->p->ordered;
 			if (ordered)
-				frame_begin(pw, pw->base + pf.number);
+				frame_begin(pw, pos_own(pw->p, pw->base + pf.number));
 			bw_worker_frame(pw->w, &fr, pf.file);
 			if (ordered)
 				frame_end(pw, pw->cur_seq);
@@ -1346,7 +1373,7 @@ static void dispatch(struct bw_pipeline *p, const struct bw_frame *fr, const cha
 		uint64_t seq = p->file_base + fr->number;
 		if (fr->number > p->max_number)
 			p->max_number = fr->number;
-		atomic_store_explicit(&p->wk[i].last_disp, seq, memory_order_relaxed);
+		atomic_store_explicit(&p->wk[i].last_disp, pos_own(p, seq), memory_order_relaxed);
 	} else {
 		rec = bw_ring_reserve_wait(r, need, NULL);
 	}
@@ -1415,7 +1442,7 @@ static int walk_all(struct bw_pipeline *p, struct bw_capture_file *f, struct bw_
 	}
 	/* A later dispatched file's turnstile takes each worker as done with this one. */
 	for (unsigned i = 0; i < p->n; i++)
-		atomic_store_explicit(&p->wk[i].last_disp, p->file_base + end, memory_order_relaxed);
+		atomic_store_explicit(&p->wk[i].last_disp, pos_own(p, p->file_base + end), memory_order_relaxed);
 	p->max_number = end;
 	p->frames_read += bw_capture_file_frames(f);
 	p->files_walked++;

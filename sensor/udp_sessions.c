@@ -168,6 +168,11 @@ void bw_udp_sessions_expire(struct bw_udp_sessions *t, bw_time_t now)
 	}
 }
 
+bool bw_udp_sessions_due(const struct bw_udp_sessions *t, bw_time_t now)
+{
+	return t && t->lru_tail && t->lru_tail->last + t->idle < now;
+}
+
 void bw_udp_sessions_flush(struct bw_udp_sessions *t)
 {
 	while (t->lru_tail)

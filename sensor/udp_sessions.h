@@ -57,6 +57,9 @@ void bw_udp_sessions_close(struct bw_udp_sessions *t, struct bw_udp_session *s);
 /* Close sessions idle since before now - idle_timeout. */
 void bw_udp_sessions_expire(struct bw_udp_sessions *t, bw_time_t now);
 
+/* Would bw_udp_sessions_expire(t, now) close a session? NULL-safe. */
+bool bw_udp_sessions_due(const struct bw_udp_sessions *t, bw_time_t now);
+
 /* Close every session (end of input). */
 void bw_udp_sessions_flush(struct bw_udp_sessions *t);
 

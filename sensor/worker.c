@@ -351,6 +351,28 @@ void bw_worker_free(struct bw_worker *w)
 	free(w);
 }
 
+/* The flow clocks move to ts and what is due times out (worker.h). */
+static void worker_tick(struct bw_worker *w, bw_time_t ts)
+{
+	bw_tcp_table_tick(w->tcp, ts);
+	if (w->udp && bw_udp_sessions_due(w->udp, ts))
+		bw_udp_sessions_expire(w->udp, ts);
+}
+
+bool bw_worker_clock(struct bw_worker *w, bw_time_t ts)
+{
+	bool due = bw_tcp_table_clock(w->tcp, ts);
+	return bw_udp_sessions_due(w->udp, ts) || due;
+}
+
+void bw_worker_expire(struct bw_worker *w, const struct bw_frame *fr, const char *file)
+{
+	w->cur_file = file;
+	w->cur_frame = fr->number;
+	w->cur_ts = fr->ts;
+	worker_tick(w, fr->ts);
+}
+
 void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char *file)
 {
 	struct bw_packet p;
@@ -358,6 +380,9 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 	w->cur_file = file;
 	w->cur_frame = fr->number;
 	w->cur_ts = fr->ts;
+	/* before the frame's own work, as bw_worker_expire does for a frame of
+	 * another worker's: the detectors then see the same order either way */
+	worker_tick(w, fr->ts);
 	w->st.frames++;
 	w->st.bytes += fr->wire_len;
 	if (!w->st.first_ts || fr->ts < w->st.first_ts)
@@ -367,9 +392,8 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 
 	int rc = bw_decode_frame(w->dec, fr->linktype, fr->data, fr->cap_len, fr->wire_len, fr->ts, &p);
 	if (rc == BW_DECODE_BYPASSED) {
-		/* The TCP table would only have noted the time (and expired
-		 * a few other flows by it): do that, at the cost of no lookup. */
-		bw_tcp_table_tick(w->tcp, fr->ts);
+		/* The TCP table would only have noted the time (and expired a
+		 * few other flows by it): worker_tick did that, with no lookup. */
 	} else if (rc != BW_OK) {
 		return;
 	} else if (p.proto == IPPROTO_UDP) {

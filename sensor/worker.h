@@ -122,6 +122,20 @@ void bw_worker_free(struct bw_worker *w); /* flushes TCP flows first; NULL-safe 
 /* Process one frame. file is the capture file name for evidence (may be NULL). */
 void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char *file);
 
+/*
+ * Time passes with every frame, whichever worker processes it: each frame
+ * first moves the worker's flow clocks (TCP flows, QUIC and DTLS sessions)
+ * to its time and times out what is due. bw_worker_frame does that for its
+ * own frames. A worker that sees the frames it leaves to the others (the
+ * pipeline's walking workers) calls bw_worker_clock for each of them, and
+ * bw_worker_expire when that says something is due, so its flows time out
+ * at the same frame as with one worker. bw_worker_expire may call the
+ * detectors (what a timed-out flow or session still had to say), so it
+ * runs in that frame's turn; bw_worker_clock does not call them.
+ */
+bool bw_worker_clock(struct bw_worker *w, bw_time_t ts);
+void bw_worker_expire(struct bw_worker *w, const struct bw_frame *fr, const char *file);
+
 /* A new capture file starts (resets the duplicate filter; flows go on). */
 void bw_worker_input_start(struct bw_worker *w);
 

@@ -870,6 +870,27 @@ static void test_tick(void **state)
 	env_free(e);
 }
 
+/* bw_tcp_table_clock: the time of a frame the table never sees (another
+ * worker's) moves its clock and says when a tick is due, closing nothing. */
+static void test_clock(void **state)
+{
+	(void)state;
+	struct env *e = env_new(M_ALL, 0, short_idle);
+	handshake(e, 40000);
+	assert_false(bw_tcp_table_clock(e->t, e->now - 60 * SEC)); /* the past: nothing moves */
+	assert_false(bw_tcp_table_clock(e->t, e->now + 5 * SEC));
+	assert_true(bw_tcp_table_clock(e->t, e->now + 11 * SEC));
+	assert_int_equal(bw_tcp_table_stats(e->t)->flows_timed_out, 0); /* said, not done */
+	assert_int_equal(e->c.recs[0].closes, 0);
+	/* the clock stays where it was moved: a tick from the past now closes it */
+	bw_tcp_table_tick(e->t, e->now);
+	assert_int_equal(bw_tcp_table_stats(e->t)->flows_timed_out, 1);
+	assert_int_equal(e->c.recs[0].closes, 1);
+	assert_false(bw_tcp_table_clock(e->t, e->now + 60 * SEC)); /* nothing left to close */
+	assert_false(bw_tcp_table_clock(NULL, e->now));
+	env_free(e);
+}
+
 static void test_rst(void **state)
 {
 	(void)state;
@@ -1132,6 +1153,7 @@ int main(void)
 		cmocka_unit_test(test_mem_cap),
 		cmocka_unit_test(test_flow_cap_evicts_idlest),
 		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_clock),
 		cmocka_unit_test(test_tick),
 		cmocka_unit_test(test_rst),
 		cmocka_unit_test(test_port_reuse),

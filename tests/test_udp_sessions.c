@@ -82,8 +82,15 @@ static void test_expiry(void **state)
 	struct bw_flow_key a = key(1, 1), b = key(2, 2);
 	bw_udp_sessions_add(t, &a, 0, 1 * BW_NSEC_PER_SEC);
 	bw_udp_sessions_add(t, &b, 0, 4 * BW_NSEC_PER_SEC);
+	/* due says what expire would do, and does nothing itself */
+	assert_false(bw_udp_sessions_due(t, 6 * BW_NSEC_PER_SEC));
+	assert_true(bw_udp_sessions_due(t, 6 * BW_NSEC_PER_SEC + 2));
+	assert_int_equal(closes, 0);
+	assert_false(bw_udp_sessions_due(NULL, 6 * BW_NSEC_PER_SEC + 2));
 	bw_udp_sessions_expire(t, 6 * BW_NSEC_PER_SEC + 2);
 	assert_int_equal(closes, 1);
+	assert_false(bw_udp_sessions_due(t, 9 * BW_NSEC_PER_SEC));
+	assert_true(bw_udp_sessions_due(t, 9 * BW_NSEC_PER_SEC + 1));
 	assert_null(bw_udp_sessions_find(t, &a, 7 * BW_NSEC_PER_SEC));
 	assert_non_null(bw_udp_sessions_find(t, &b, 7 * BW_NSEC_PER_SEC));
 	bw_udp_sessions_expire(t, 13 * BW_NSEC_PER_SEC);

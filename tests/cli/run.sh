@@ -271,8 +271,10 @@ check "stats event with 4 workers: bindwatch.stats.pipeline frames per worker ad
 
 # and the detectors are called in the one-worker order, call for call (the trace of
 # tests only: FILE PACKET dns|tls per call); the end-of-input flushes go worker by
-# worker, so those are compared as sets. Not the external captures: there a worker's
-# flows time out by its own frames' clock, later than one worker's (bench/NOTES.md).
+# worker, so those are compared as sets. Not the external captures: there many QUIC
+# sessions time out at one frame, one worker closes them oldest first and several
+# close theirs worker by worker; and a reader thread's workers see only their own
+# frames' time (bench/NOTES.md, "Fifth round").
 trace_inputs=pcaps
 [ -f "$T/bench.pcap" ] && trace_inputs="$trace_inputs $T/bench.pcap"
 for inp in $trace_inputs; do
@@ -289,6 +291,22 @@ for inp in $trace_inputs; do
 				bash -c "test -s '$T/tr1.frames' && cmp -s '$T/tr1.frames' '$T/trn.frames' && cmp -s '$T/tr1.end' '$T/trn.end'"
 		done
 	done
+done
+
+# Time passes with every frame, whichever worker has it: a QUIC session left open in
+# one capture times out at the first frame of a later one (two years on), so it is
+# judged before that capture's DNS answers, by one worker and by walking workers alike
+# (each moves its flow clocks over the others' frames: bw_worker_clock). Before, the
+# session waited for the next QUIC packet of its own worker, here the end of the run.
+mkdir -p "$T/clock"
+ln -sf "$(realpath "$EXT/arkime-quic-ooo.pcap")" "$T/clock/01-quic.pcap"
+ln -sf "$(realpath "$EXT/zeek-dns-naptr.pcap")" "$T/clock/02-dns.pcap"
+BINDWATCH_DETECT_TRACE="$T/clock1.txt" "$BW" -q --no-seccomp --workers 1 -r "$T/clock" -o jsonl:/dev/null 2>/dev/null
+check "a QUIC session idle for two years times out at the next capture's first frame, before its DNS answers ($(tr '\n' ' ' <"$T/clock1.txt"))" \
+	bash -c "head -1 '$T/clock1.txt' | grep -qx '01-quic.pcap 1 tls' && test \$(grep -c ' dns\$' '$T/clock1.txt') -eq 2"
+for wk in 2 3 4; do
+	BINDWATCH_WALK=always BINDWATCH_DETECT_TRACE="$T/clockn.txt" "$BW" -q --no-seccomp --workers "$wk" -r "$T/clock" -o jsonl:/dev/null 2>/dev/null
+	check "workers $wk (walking): the timeout at another worker's frame comes in the one-worker order" cmp -s "$T/clock1.txt" "$T/clockn.txt"
 done
 
 # SIGHUP during an offline run: outputs reopened (logrotate), a broken new policy refused
