@@ -261,7 +261,7 @@ static bool chunk_cached(const uint8_t *p, size_t n)
 	return true;
 }
 
-static void prefetch(struct mm_reader *r)
+static void prefetch_chunks(struct mm_reader *r)
 {
 	if (r->map && r->w.pos >= r->dropped + r->keep_behind + DROP_CHUNK) {
 		/*
@@ -285,6 +285,18 @@ static void prefetch(struct mm_reader *r)
 	if (!chunk_cached((uint8_t *)r->map + r->advised, n))
 		(void)madvise((uint8_t *)r->map + r->advised, n, MADV_WILLNEED);
 	r->advised += n;
+}
+
+/* Called per frame; a chunk is due once per 8 MiB, so the test is inline
+ * and the work (with its system calls and stack canary) is not. */
+static inline void prefetch(struct mm_reader *r)
+{
+	if (!r->map)
+		return;
+	bool drop = r->w.pos >= r->dropped + r->keep_behind + DROP_CHUNK;
+	bool advise = !r->borrowed && r->advised < r->map_len && r->w.pos + PREFETCH_AHEAD > r->advised;
+	if (bw_unlikely(drop || advise))
+		prefetch_chunks(r);
 }
 
 static inline void cache_ahead(struct mm_reader *r)
