@@ -60,6 +60,15 @@ uint64_t bw_capture_file_frames(const struct bw_capture_file *f); /* the last fr
  * further asks for more here (rounded up to 8 MiB). No effect on libpcap.
  */
 void bw_capture_file_keep_behind(struct bw_capture_file *f, size_t bytes);
+/*
+ * Bytes our reader's read-ahead thread has read so far. A capture the page
+ * cache does not hold is read ahead of the cursor by a thread with read()
+ * (the pages land in large folios, which MADV_WILLNEED does not give); a
+ * cached one never starts it. BINDWATCH_READAHEAD=thread reads every chunk
+ * ahead that way, =advise uses MADV_WILLNEED (tests and comparisons). 0 for
+ * libpcap and for clones.
+ */
+uint64_t bw_capture_file_readahead_bytes(const struct bw_capture_file *f);
 const char *bw_capture_file_format(const struct bw_capture_file *f); /* "pcap", "pcap-ns", "pcapng", "libpcap" */
 void bw_capture_file_close(struct bw_capture_file *f); /* NULL-safe */
 

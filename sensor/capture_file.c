@@ -31,6 +31,8 @@
 #include "bw.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +111,29 @@ struct ng_iface {
 	int64_t ts_offset; /* seconds, if_tsoffset */
 };
 
+/*
+ * Read-ahead for a capture the page cache does not hold. MADV_WILLNEED
+ * reads ahead through the kernel's unbounded read-ahead, which fills the
+ * page cache with 4 KiB pages; every later pass over the file then maps
+ * it with four times the page faults (bench/NOTES.md, fifth round). read()
+ * goes through the on-demand read-ahead, which allocates large folios. So
+ * a thread reads the chunks ahead of the cursor into a scratch buffer and
+ * drops the bytes: the page cache is what it is for. It is started at the
+ * first chunk found not cached, so a cached capture never has one.
+ */
+#define RA_PIECE (256u << 10) /* bytes per read() */
+
+struct readahead {
+	pthread_t th;
+	int fd;                 /* the reader's */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t from, to;        /* to read: [from, to) (mu) */
+	bool stop;              /* (mu) */
+	bool failed;            /* a read failed: MADV_WILLNEED from then on (mu) */
+	uint64_t bytes;         /* read so far (mu) */
+};
+
 struct mm_reader {
 	struct bw_capture_file f; /* first: the public handle points here */
 	struct bw_wire w;         /* the whole file; w.pos is the read position */
@@ -119,6 +144,9 @@ struct mm_reader {
 	size_t pf_pos;            /* cache lines prefetched up to here (PF_AHEAD) */
 	bool borrowed;            /* a clone: map is another reader's (no unmap, no read-ahead) */
 	const struct mm_reader *parent; /* a clone's original (its dropped is read, relaxed) */
+	int fd;                   /* the mapped file (for the read-ahead thread); -1 in a clone */
+	struct readahead *ra;     /* started on the first chunk not cached; owned */
+	int ra_mode;              /* RA_AUTO, RA_THREAD (every chunk read ahead: tests), RA_ADVISE */
 	size_t keep_behind;       /* DROP_BEHIND unless the owner asked for more */
 	bool pcapng;
 	bool be;                  /* file (or current section) is big endian */
@@ -261,6 +289,113 @@ static bool chunk_cached(const uint8_t *p, size_t n)
 	return true;
 }
 
+enum { RA_AUTO, RA_THREAD, RA_ADVISE };
+
+static void *ra_main(void *arg)
+{
+	struct readahead *ra = arg;
+	char *buf = malloc(RA_PIECE);
+	pthread_mutex_lock(&ra->mu);
+	if (!buf)
+		ra->failed = true;
+	for (;;) {
+		while (!ra->stop && !ra->failed && ra->from >= ra->to)
+			pthread_cond_wait(&ra->cv, &ra->mu);
+		if (ra->stop || ra->failed)
+			break;
+		size_t at = ra->from, n = BW_MIN((size_t)RA_PIECE, ra->to - ra->from);
+		pthread_mutex_unlock(&ra->mu);
+		ssize_t got = pread(ra->fd, buf, n, (off_t)at);
+		pthread_mutex_lock(&ra->mu);
+		if (got <= 0) {
+			ra->failed = true; /* the reader's own faults will show what is wrong */
+			break;
+		}
+		ra->bytes += (uint64_t)got;
+		if (ra->from == at) /* not moved on by a request meanwhile */
+			ra->from = at + (size_t)got;
+	}
+	pthread_mutex_unlock(&ra->mu);
+	free(buf);
+	return NULL;
+}
+
+/* The thread, if r has none yet. false if it cannot run (no fd, no memory,
+ * no thread): the caller falls back to MADV_WILLNEED. */
+static bool ra_start(struct mm_reader *r)
+{
+	if (r->ra)
+		return true;
+	if (r->fd < 0)
+		return false;
+	struct readahead *ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return false;
+	ra->fd = r->fd;
+	if (pthread_mutex_init(&ra->mu, NULL) != 0) {
+		free(ra);
+		return false;
+	}
+	if (pthread_cond_init(&ra->cv, NULL) != 0) {
+		pthread_mutex_destroy(&ra->mu);
+		free(ra);
+		return false;
+	}
+	/* signals stay with the threads that handle them */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int pr = pthread_create(&ra->th, NULL, ra_main, ra);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pr != 0) {
+		pthread_cond_destroy(&ra->cv);
+		pthread_mutex_destroy(&ra->mu);
+		free(ra);
+		return false;
+	}
+	r->ra = ra;
+	return true;
+}
+
+/* Have [from, to) read ahead, skipping what lies behind the cursor (its
+ * faults read it already). false: not through the thread. */
+static bool ra_request(struct mm_reader *r, size_t from, size_t to)
+{
+	if (r->ra_mode == RA_ADVISE || !ra_start(r))
+		return false;
+	struct readahead *ra = r->ra;
+	size_t cursor = r->w.pos & ~(size_t)4095;
+	pthread_mutex_lock(&ra->mu);
+	bool ok = !ra->failed;
+	if (ok && to > cursor) {
+		if (ra->from >= ra->to && from > ra->from)
+			ra->from = from; /* a cached stretch between: not read again */
+		if (ra->from < cursor)
+			ra->from = cursor; /* the cursor's faults read what lies behind it */
+		if (to > ra->to)
+			ra->to = to;
+		pthread_cond_signal(&ra->cv);
+	}
+	pthread_mutex_unlock(&ra->mu);
+	return ok;
+}
+
+static void ra_stop(struct mm_reader *r)
+{
+	struct readahead *ra = r->ra;
+	if (!ra)
+		return;
+	pthread_mutex_lock(&ra->mu);
+	ra->stop = true;
+	pthread_cond_signal(&ra->cv);
+	pthread_mutex_unlock(&ra->mu);
+	pthread_join(ra->th, NULL);
+	pthread_cond_destroy(&ra->cv);
+	pthread_mutex_destroy(&ra->mu);
+	free(ra);
+	r->ra = NULL;
+}
+
 static void prefetch_chunks(struct mm_reader *r)
 {
 	if (r->map && r->w.pos >= r->dropped + r->keep_behind + DROP_CHUNK) {
@@ -282,7 +417,8 @@ static void prefetch_chunks(struct mm_reader *r)
 		return;
 	size_t n = BW_MIN((size_t)PREFETCH_CHUNK, r->map_len - r->advised);
 	/* advised only grows in whole chunks, so the address stays page aligned */
-	if (!chunk_cached((uint8_t *)r->map + r->advised, n))
+	if ((r->ra_mode == RA_THREAD || !chunk_cached((uint8_t *)r->map + r->advised, n)) &&
+	    !ra_request(r, r->advised, r->advised + n))
 		(void)madvise((uint8_t *)r->map + r->advised, n, MADV_WILLNEED);
 	r->advised += n;
 }
@@ -725,6 +861,9 @@ static uint64_t mm_pos(const struct bw_capture_file *f)
 static void mm_close(struct bw_capture_file *f)
 {
 	struct mm_reader *r = (struct mm_reader *)f;
+	ra_stop(r);
+	if (r->fd >= 0)
+		close(r->fd);
 	if (r->map && !r->borrowed)
 		munmap(r->map, r->map_len);
 	free(r->ifs);
@@ -810,6 +949,8 @@ int bw_capture_file_clone(const struct bw_capture_file *f, struct bw_anomalies *
 	 */
 	c->borrowed = true;
 	c->parent = r;
+	c->fd = -1;
+	c->ra = NULL;
 	c->f.an = an;
 	c->ifs = NULL;
 	if (r->ifcap) {
@@ -827,8 +968,13 @@ int bw_capture_file_clone(const struct bw_capture_file *f, struct bw_anomalies *
 static struct mm_reader *mm_new(const char *name, struct bw_anomalies *an)
 {
 	struct mm_reader *r = calloc(1, sizeof(*r));
-	if (r)
+	if (r) {
 		bw_capture_file_init(&r->f, &mm_ops, name, an, "pcap");
+		r->fd = -1;
+		/* for tests and comparisons (bench/NOTES.md) */
+		const char *m = getenv("BINDWATCH_READAHEAD");
+		r->ra_mode = m && !strcmp(m, "thread") ? RA_THREAD : m && !strcmp(m, "advise") ? RA_ADVISE : RA_AUTO;
+	}
 	return r;
 }
 
@@ -921,6 +1067,18 @@ static int mm_open_path(const char *path, bool auto_kind, struct bw_anomalies *a
 		    r->map_len >= 4) {
 			*fallback = true;
 			goto fail;
+		}
+	}
+	/* For the read-ahead thread, if the file turns out not cached: a file
+	 * of its own, since the mapping's file keeps the read-ahead state of
+	 * its faults, and reads through it as well confuse both (half the
+	 * pages then land in 4 KiB folios again). */
+	if (r->map) {
+		struct stat st2;
+		r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (r->fd >= 0 && (fstat(r->fd, &st2) != 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino)) {
+			close(r->fd);
+			r->fd = -1;
 		}
 	}
 	close(fd);
@@ -1022,6 +1180,19 @@ void bw_capture_file_keep_behind(struct bw_capture_file *f, size_t bytes)
 		/* whole chunks, so every drop stays page aligned */
 		r->keep_behind = BW_MAX((size_t)DROP_BEHIND, (bytes + DROP_CHUNK - 1) / DROP_CHUNK * DROP_CHUNK);
 	}
+}
+
+uint64_t bw_capture_file_readahead_bytes(const struct bw_capture_file *f)
+{
+	if (!f || f->ops != &mm_ops)
+		return 0;
+	struct mm_reader *r = (struct mm_reader *)(uintptr_t)f;
+	if (!r->ra)
+		return 0;
+	pthread_mutex_lock(&r->ra->mu);
+	uint64_t n = r->ra->bytes;
+	pthread_mutex_unlock(&r->ra->mu);
+	return n;
 }
 
 uint64_t bw_capture_file_frames(const struct bw_capture_file *f)

@@ -1175,6 +1175,86 @@ static void test_mmap_drop_behind(void **state)
 	unlink(path);
 }
 
+/* Wait up to 5 s for the read-ahead thread to have read at least n bytes. */
+static uint64_t wait_readahead(struct bw_capture_file *f, uint64_t n)
+{
+	uint64_t got = 0;
+	for (int i = 0; i < 500 && (got = bw_capture_file_readahead_bytes(f)) < n; i++)
+		usleep(10000);
+	return got;
+}
+
+/*
+ * The read-ahead thread: a capture the page cache holds never starts it; a
+ * chunk found not cached (forced here with BINDWATCH_READAHEAD=thread, since
+ * a file just written is cached) is read ahead by it, the frames read are
+ * the file's, and closing while it reads stops it.
+ */
+static void test_mmap_readahead_thread(void **state)
+{
+	(void)state;
+	enum { FRAME = 8000, FRAMES = 5000 }; /* 40 MB: five 8 MiB chunks */
+	static uint8_t buf[FRAME];
+	char path[512];
+	snprintf(path, sizeof(path), "%s/ra.pcap", tmpdir);
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	uint32_t hdr[6] = { 0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 1 };
+	assert_int_equal(fwrite(hdr, 1, 24, fp), 24);
+	for (unsigned i = 0; i < FRAMES; i++) {
+		uint32_t rec[4] = { 1000 + i, 0, FRAME, FRAME };
+		for (size_t k = 0; k < FRAME; k++)
+			buf[k] = (uint8_t)(i * 7 + k);
+		assert_int_equal(fwrite(rec, 1, 16, fp), 16);
+		assert_int_equal(fwrite(buf, 1, FRAME, fp), FRAME);
+	}
+	assert_int_equal(fclose(fp), 0);
+	struct bw_frame fr;
+
+	/* cached (just written): no thread */
+	unsetenv("BINDWATCH_READAHEAD");
+	struct bw_capture_file *f = open_ok(path, BW_READER_MMAP, NULL);
+	unsigned n = 0;
+	while (bw_capture_file_next(f, &fr) == BW_OK)
+		n++;
+	assert_int_equal(n, FRAMES);
+	assert_int_equal(bw_capture_file_readahead_bytes(f), 0);
+	bw_capture_file_close(f);
+
+	/* every chunk through the thread: the first chunk, asked for at open,
+	 * is read whole before the cursor moves; the frames are the file's */
+	setenv("BINDWATCH_READAHEAD", "thread", 1);
+	f = open_ok(path, BW_READER_MMAP, NULL);
+	assert_true(wait_readahead(f, (uint64_t)8 << 20) >= (uint64_t)8 << 20);
+	n = 0;
+	while (bw_capture_file_next(f, &fr) == BW_OK) {
+		assert_int_equal(fr.cap_len, FRAME);
+		for (size_t k = 0; k < FRAME; k += 499)
+			assert_int_equal(fr.data[k], (uint8_t)(n * 7 + k));
+		n++;
+	}
+	assert_int_equal(n, FRAMES);
+	assert_true(bw_capture_file_readahead_bytes(f) <= (uint64_t)FRAMES * (FRAME + 16) + 24);
+	/* a clone never reads ahead */
+	struct bw_capture_file *g = open_ok(path, BW_READER_MMAP, NULL), *gc;
+	assert_int_equal(bw_capture_file_clone(g, NULL, &gc), BW_OK);
+	assert_int_equal(bw_capture_file_readahead_bytes(gc), 0);
+	bw_capture_file_close(gc);
+	/* closed while the thread may still be reading: it stops and is joined */
+	bw_capture_file_close(g);
+	bw_capture_file_close(f);
+
+	/* MADV_WILLNEED instead: no thread */
+	setenv("BINDWATCH_READAHEAD", "advise", 1);
+	f = open_ok(path, BW_READER_MMAP, NULL);
+	while (bw_capture_file_next(f, &fr) == BW_OK)
+		;
+	assert_int_equal(bw_capture_file_readahead_bytes(f), 0);
+	bw_capture_file_close(f);
+	unsetenv("BINDWATCH_READAHEAD");
+	unlink(path);
+}
+
 /*
  * A clone (the pipeline's walk mode: one reader per worker over one
  * mapping) delivers the frames its original does, with the same numbers,
@@ -1261,6 +1341,7 @@ int main(void)
 		cmocka_unit_test(test_libpcap_errors),
 		cmocka_unit_test(test_mmap_matches_libpcap),
 		cmocka_unit_test(test_mmap_drop_behind),
+		cmocka_unit_test(test_mmap_readahead_thread),
 		cmocka_unit_test(test_clone),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
