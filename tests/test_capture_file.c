@@ -1098,6 +1098,27 @@ static size_t rss_bytes(void)
 	return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
 }
 
+/* A classic pcap of frames frames of frame bytes each, byte k of frame i
+ * being (uint8_t)(i * mult + k), so a reader's every byte can be checked. */
+static void write_numbered_pcap(const char *path, size_t frame, unsigned frames, unsigned mult)
+{
+	uint8_t *buf = malloc(frame);
+	assert_non_null(buf);
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	uint32_t hdr[6] = { 0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 1 };
+	assert_int_equal(fwrite(hdr, 1, 24, fp), 24);
+	for (unsigned i = 0; i < frames; i++) {
+		uint32_t rec[4] = { 1000 + i, 0, (uint32_t)frame, (uint32_t)frame };
+		for (size_t k = 0; k < frame; k++)
+			buf[k] = (uint8_t)(i * mult + k);
+		assert_int_equal(fwrite(rec, 1, 16, fp), 16);
+		assert_int_equal(fwrite(buf, 1, frame, fp), frame);
+	}
+	assert_int_equal(fclose(fp), 0);
+	free(buf);
+}
+
 /*
  * The mmap reader drops what it has read (MADV_DONTNEED 32 MiB behind the
  * cursor), so reading a 64 MiB file does not leave 64 MiB resident; and a
@@ -1109,21 +1130,9 @@ static void test_mmap_drop_behind(void **state)
 {
 	(void)state;
 	enum { FRAME = 16000, FRAMES = 10000 }; /* 160 MB of records */
-	static uint8_t buf[FRAME];
 	char path[512];
 	snprintf(path, sizeof(path), "%s/big.pcap", tmpdir);
-	FILE *fp = fopen(path, "wb");
-	assert_non_null(fp);
-	uint32_t hdr[6] = { 0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 1 };
-	assert_int_equal(fwrite(hdr, 1, 24, fp), 24);
-	for (unsigned i = 0; i < FRAMES; i++) {
-		uint32_t rec[4] = { 1000 + i, 0, FRAME, FRAME };
-		for (size_t k = 0; k < FRAME; k++)
-			buf[k] = (uint8_t)(i * 31 + k);
-		assert_int_equal(fwrite(rec, 1, 16, fp), 16);
-		assert_int_equal(fwrite(buf, 1, FRAME, fp), FRAME);
-	}
-	assert_int_equal(fclose(fp), 0);
+	write_numbered_pcap(path, FRAME, FRAMES, 31);
 
 	size_t base = rss_bytes(), peak = base;
 	struct bw_capture_file *f = open_ok(path, BW_READER_MMAP, NULL);
@@ -1194,21 +1203,9 @@ static void test_mmap_readahead_thread(void **state)
 {
 	(void)state;
 	enum { FRAME = 8000, FRAMES = 5000 }; /* 40 MB: five 8 MiB chunks */
-	static uint8_t buf[FRAME];
 	char path[512];
 	snprintf(path, sizeof(path), "%s/ra.pcap", tmpdir);
-	FILE *fp = fopen(path, "wb");
-	assert_non_null(fp);
-	uint32_t hdr[6] = { 0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 1 };
-	assert_int_equal(fwrite(hdr, 1, 24, fp), 24);
-	for (unsigned i = 0; i < FRAMES; i++) {
-		uint32_t rec[4] = { 1000 + i, 0, FRAME, FRAME };
-		for (size_t k = 0; k < FRAME; k++)
-			buf[k] = (uint8_t)(i * 7 + k);
-		assert_int_equal(fwrite(rec, 1, 16, fp), 16);
-		assert_int_equal(fwrite(buf, 1, FRAME, fp), FRAME);
-	}
-	assert_int_equal(fclose(fp), 0);
+	write_numbered_pcap(path, FRAME, FRAMES, 7);
 	struct bw_frame fr;
 
 	/* cached (just written): no thread */
