@@ -145,7 +145,7 @@ test-fuzz-smoke: $(FUZZERS) $(FUZZ_REPLAY)
 # Everything, with one summary at the end.
 test: $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory all $(TESTS) $(SAN_TESTS) $(FUZZERS) $(FUZZ_REPLAY) $(B)/tests/dns_ldns_diff \
-		$(B)/san/bindwatch $(TEST_TOOLS) $(B)/tools/floodgen
+		$(B)/san/bindwatch $(TEST_TOOLS) $(B)/tools/floodgen $(B)/tools/pcapgen-bench
 	$(Q)tools/run-tests.sh all
 
 FUZZ_SECONDS ?= 600
