@@ -355,7 +355,7 @@ void bw_worker_free(struct bw_worker *w)
 static void worker_tick(struct bw_worker *w, bw_time_t ts)
 {
 	bw_tcp_table_tick(w->tcp, ts);
-	if (w->udp && bw_udp_sessions_due(w->udp, ts))
+	if (bw_udp_sessions_due(w->udp, ts))
 		bw_udp_sessions_expire(w->udp, ts);
 }
 

@@ -626,7 +626,7 @@ void bw_worker_tls_udp(struct bw_worker *w, const struct bw_packet *p)
 {
 	struct bw_flow_key key;
 	int dir;
-	bw_udp_sessions_expire(w->udp, p->ts);
+	/* idle sessions were timed out by this frame's time already (worker_tick) */
 	bw_flow_key_make(p, &key, &dir);
 	struct bw_udp_session *s = bw_udp_sessions_find(w->udp, &key, p->ts);
 	if (!s) {
