@@ -111,14 +111,14 @@ struct bw_table;
 struct bw_table *bw_table_new(const struct bw_table_config *c);
 
 /*
- * Free the table and every entry (waits for pending RCU frees). No other
- * thread may use the table during or after the call. NULL-safe; callable
- * from a registered or an unregistered thread.
+ * Free the table and every live entry. No other thread may use the table
+ * during or after the call. NULL-safe; callable from a registered or an
+ * unregistered thread. Entries removed earlier are freed by their pending
+ * RCU callbacks, which touch nothing of the table: the call does not wait
+ * for them.
  */
 void bw_table_free(struct bw_table *t);
-/* bw_table_free of n tables (NULL entries skipped) with one wait for the
- * pending frees' grace period instead of one per table (each costs a wake-up
- * of liburcu's call_rcu thread, ~10 ms). */
+/* bw_table_free of n tables (NULL entries skipped). */
 void bw_table_free_n(struct bw_table *const *t, size_t n);
 
 /*
