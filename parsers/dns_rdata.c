@@ -8,7 +8,6 @@
  * the three can never disagree about where a field starts or ends. Types
  * without a descriptor are opaque and always valid (RFC 3597).
  */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "dns.h"
@@ -219,11 +218,11 @@ static void t_ip4(struct tout *o, const uint8_t *d)
 
 static void t_ip6(struct tout *o, const uint8_t *d)
 {
-	char b[INET6_ADDRSTRLEN];
-	if (inet_ntop(AF_INET6, d, b, sizeof(b)))
-		t_str(o, b);
-	else
-		t_hex(o, d, 16);
+	struct bw_ip ip = { .family = 6 };
+	char b[BW_IP_TEXT_MAX + 1];
+	memcpy(ip.a, d, 16);
+	b[bw_ip_text(&ip, b)] = '\0';
+	t_str(o, b);
 }
 
 static void t_type(struct tout *o, uint16_t t)

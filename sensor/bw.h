@@ -85,7 +85,15 @@ struct bw_ip {
  */
 size_t bw_utf8_decode(const uint8_t *p, size_t avail, uint32_t *cp);
 
-/* Write the textual form of ip into out (at least 46 bytes). Returns out. */
+/* Bytes bw_ip_text may write: an IPv6 address with a dotted quad, 45 characters. */
+#define BW_IP_TEXT_MAX 46
+/*
+ * The textual form of ip as glibc's inet_ntop writes it ("-" for NULL or a
+ * family other than 4 and 6) into o (BW_IP_TEXT_MAX bytes, not terminated).
+ * Returns its length.
+ */
+size_t bw_ip_text(const struct bw_ip *ip, char *o);
+/* bw_ip_text into out, cut to cap - 1 bytes and terminated. Returns out. */
 char *bw_ip_str(const struct bw_ip *ip, char *out, size_t cap);
 
 #endif /* BW_H */

@@ -437,108 +437,14 @@ void bw_json_time(struct bw_json *j, const char *key, bw_time_t t)
 	put(j, tmp, n + 2);
 }
 
-static char *put_dec8(char *o, unsigned v)
-{
-	if (v >= 100)
-		*o++ = (char)('0' + v / 100);
-	if (v >= 10)
-		*o++ = (char)('0' + v / 10 % 10);
-	*o++ = (char)('0' + v % 10);
-	return o;
-}
-
-/*
- * An address as inet_ntop prints it (glibc), without the library call:
- * IPv4 dotted quad; IPv6 in lower-case hex words, the first longest run of
- * two or more zero words as "::", and the last 32 bits as a dotted quad for
- * the IPv4-compatible (::a.b.c.d, run of 6) and IPv4-mapped (::ffff:a.b.c.d)
- * forms. Returns the length written into o (>= 46 bytes).
- */
-static size_t ip_text(const struct bw_ip *ip, char *o)
-{
-	static const char hexd[] = "0123456789abcdef";
-	char *p = o;
-	if (ip->family == 4) {
-		for (int i = 0; i < 4; i++) {
-			if (i)
-				*p++ = '.';
-			p = put_dec8(p, ip->a[i]);
-		}
-		return (size_t)(p - o);
-	}
-	if (ip->family != 6) {
-		*p++ = '-';
-		return 1;
-	}
-	unsigned w[8];
-	for (int i = 0; i < 8; i++)
-		w[i] = (unsigned)ip->a[2 * i] << 8 | ip->a[2 * i + 1];
-	int best = -1, blen = 0;
-	for (int i = 0; i < 8;) {
-		if (w[i]) {
-			i++;
-			continue;
-		}
-		int k = i;
-		while (k < 8 && w[k] == 0)
-			k++;
-		if (k - i > blen) {
-			best = i;
-			blen = k - i;
-		}
-		i = k;
-	}
-	if (blen < 2)
-		best = -1;
-	for (int i = 0; i < 8; i++) {
-		if (best >= 0 && i >= best && i < best + blen) {
-			if (i == best)
-				*p++ = ':';
-			continue;
-		}
-		if (i)
-			*p++ = ':';
-		if (i == 6 && best == 0 && (blen == 6 || (blen == 5 && w[5] == 0xffff))) {
-			for (int b = 12; b < 16; b++) {
-				if (b > 12)
-					*p++ = '.';
-				p = put_dec8(p, ip->a[b]);
-			}
-			return (size_t)(p - o);
-		}
-		unsigned v = w[i];
-		bool lead = false;
-		for (int sh = 12; sh >= 0; sh -= 4) {
-			unsigned nib = (v >> sh) & 15;
-			if (nib || lead || sh == 0) {
-				*p++ = hexd[nib];
-				lead = true;
-			}
-		}
-	}
-	if (best >= 0 && best + blen == 8)
-		*p++ = ':';
-	return (size_t)(p - o);
-}
-
 void bw_json_ip(struct bw_json *j, const char *key, const struct bw_ip *ip)
 {
 	char tmp[64];
 	tmp[0] = '"';
-	size_t n = ip ? ip_text(ip, tmp + 1) : (tmp[1] = '-', 1);
+	size_t n = bw_ip_text(ip, tmp + 1);
 	tmp[n + 1] = '"';
 	member(j, key);
 	put(j, tmp, n + 2);
 }
 
-char *bw_json_ip_text(const struct bw_ip *ip, char *out, size_t cap)
-{
-	char tmp[64];
-	size_t n = ip ? ip_text(ip, tmp) : (tmp[0] = '-', 1);
-	if (cap) {
-		n = BW_MIN(n, cap - 1);
-		memcpy(out, tmp, n);
-		out[n] = '\0';
-	}
-	return out;
-}
+char *bw_json_ip_text(const struct bw_ip *ip, char *out, size_t cap) { return bw_ip_str(ip, out, cap); }

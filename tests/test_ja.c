@@ -146,6 +146,22 @@ static void test_ja3_spec(void **st)
 	char tiny[10];
 	assert_int_equal(bw_ja3_string(&ch, tiny, sizeof(tiny)), BW_ELIMIT);
 	assert_true(strlen(tiny) < sizeof(tiny));
+	/* every buffer size, each cut inside a number, at a separator or at the
+	 * terminator: the whole string or BW_ELIMIT, never past cap */
+	for (size_t cap = 1; cap <= (size_t)n + 2; cap++) {
+		char cut[BW_JA3_STR_MAX + 1];
+		memset(cut, 'x', sizeof(cut));
+		int r = bw_ja3_string(&ch, cut, cap);
+		if (cap > (size_t)n) {
+			assert_int_equal(r, n);
+			assert_string_equal(cut, s);
+		} else {
+			assert_int_equal(r, BW_ELIMIT);
+			assert_true(strlen(cut) < cap);
+			assert_memory_equal(cut, s, strlen(cut));
+		}
+		assert_int_equal(cut[cap], 'x');
+	}
 	/* empty lists keep their commas */
 	memset(&ch, 0, sizeof(ch));
 	ch.legacy_version = 768;

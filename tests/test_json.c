@@ -218,6 +218,11 @@ static void test_ip_like_inet_ntop(void **state)
 		if (!inet_ntop(ip.family == 4 ? AF_INET : AF_INET6, ip.a, want, sizeof(want)))
 			fail();
 		assert_string_equal(bw_json_ip_text(&ip, got, sizeof(got)), want);
+		/* the shared formatter the DNS AAAA text and the alerts use; unterminated, with its length */
+		memset(got, 'x', sizeof(got));
+		size_t gl = bw_ip_text(&ip, got);
+		assert_int_equal(gl, strlen(want));
+		assert_memory_equal(got, want, gl);
 	}
 	const char *fixed[] = { "::", "::1", "1::", "::ffff:1.2.3.4", "::1.2.3.4", "1:0:0:2::3", "1::2:0:0:3",
 				"0:1:0:1:0:1:0:1", "fe80::1:0:0:1", "::ffff:0:1.2.3.4", "::2:3:4:5:6:7:8" };
