@@ -18,7 +18,7 @@ int bw_json_init(struct bw_json *j, size_t max_bytes)
 {
 	memset(j, 0, sizeof(*j));
 	j->max = max_bytes ? max_bytes : (16u << 20);
-	j->cap = 4096;
+	j->cap = BW_MIN((size_t)4096, j->max); /* cap <= max: reserve's fast test relies on it */
 	j->buf = malloc(j->cap);
 	if (!j->buf) {
 		j->cap = 0;
@@ -50,7 +50,8 @@ void bw_json_reset(struct bw_json *j)
 		j->buf[0] = '\0';
 }
 
-static bool reserve(struct bw_json *j, size_t more)
+/* Room for more bytes and the NUL: grow, or fail at the cap. */
+static bool reserve_grow(struct bw_json *j, size_t more)
 {
 	if (j->err != BW_OK)
 		return false;
@@ -73,6 +74,16 @@ static bool reserve(struct bw_json *j, size_t more)
 	j->buf = nb;
 	j->cap = ncap;
 	return true;
+}
+
+/* Inline: every member and value asks, and the buffer nearly always has room.
+ * len < cap whenever err is BW_OK (the NUL), so the test cannot wrap, and
+ * cap never exceeds max, so room within cap is within the cap. */
+static inline bool reserve(struct bw_json *j, size_t more)
+{
+	if (bw_likely(j->err == BW_OK && more < j->cap - j->len))
+		return true;
+	return reserve_grow(j, more);
 }
 
 static void put(struct bw_json *j, const char *s, size_t n)
@@ -159,35 +170,56 @@ static void put_escaped(struct bw_json *j, const char *str, size_t n)
 	putc_(j, '"');
 }
 
+/* Length of a key, and whether it is plain, so it can be copied as it is. */
+static size_t key_measure(const unsigned char *k, bool *plain)
+{
+	size_t kl = 0;
+	while (plain_tab[k[kl]])
+		kl++;
+	*plain = !k[kl];
+	return *plain ? kl : kl + strlen((const char *)k + kl);
+}
+
 /* Comma and key before a value (and the opening bracket, if open is not
- * 0). Keys are nearly always plain literals: their length and plainness are
- * found in one pass and they are copied in one reserve and memcpy, with the
- * escaper as the fallback. */
-static void member_open(struct bw_json *j, const char *key, char open)
+ * 0). A literal key is measured once (json.h, "Keys"); a plain key is
+ * copied in one reserve and memcpy, any other goes through the escaper. */
+static void member_open(struct bw_json *j, struct bw_json_key key, char open)
 {
 	if (j->err != BW_OK)
 		return;
 	bool comma = !j->first[j->depth];
 	j->first[j->depth] = false;
-	if (!key) {
+	if (!key.s) {
 		if (comma)
 			putc_(j, ',');
 		if (open)
 			putc_(j, open);
 		return;
 	}
-	const unsigned char *k = (const unsigned char *)key;
-	size_t kl = 0;
-	while (plain_tab[k[kl]])
-		kl++;
-	if (!k[kl]) {
+	const unsigned char *k = (const unsigned char *)key.s;
+	size_t kl;
+	bool plain;
+	uintptr_t a = (uintptr_t)key.s;
+	size_t slot = (size_t)((a ^ (a >> 8)) & (BW_JSON_KEY_CACHE - 1));
+	if (key.lit && j->key_cache[slot].s == key.s) {
+		kl = j->key_cache[slot].len;
+		plain = j->key_cache[slot].plain;
+	} else {
+		kl = key_measure(k, &plain);
+		if (key.lit && kl <= UINT32_MAX) {
+			j->key_cache[slot].s = key.s;
+			j->key_cache[slot].len = (uint32_t)kl;
+			j->key_cache[slot].plain = plain;
+		}
+	}
+	if (plain) {
 		if (!reserve(j, kl + 5))
 			return;
 		char *o = j->buf + j->len;
 		if (comma)
 			*o++ = ',';
 		*o++ = '"';
-		memcpy(o, key, kl);
+		memcpy(o, k, kl);
 		o += kl;
 		*o++ = '"';
 		*o++ = ':';
@@ -199,13 +231,13 @@ static void member_open(struct bw_json *j, const char *key, char open)
 	}
 	if (comma)
 		putc_(j, ',');
-	put_escaped(j, key, strlen(key));
+	put_escaped(j, key.s, kl);
 	putc_(j, ':');
 	if (open)
 		putc_(j, open);
 }
 
-static void member(struct bw_json *j, const char *key) { member_open(j, key, 0); }
+static void member(struct bw_json *j, struct bw_json_key key) { member_open(j, key, 0); }
 
 /* Decimal digits of v into the end of tmp[24]; returns the first digit. */
 static char *u64_digits(uint64_t v, char tmp[24])
@@ -218,7 +250,7 @@ static char *u64_digits(uint64_t v, char tmp[24])
 	return p;
 }
 
-static void open_(struct bw_json *j, const char *key, char c)
+static void open_(struct bw_json *j, struct bw_json_key key, char c)
 {
 	if (j->depth + 1 >= BW_JSON_MAX_DEPTH) {
 		member(j, key);
@@ -245,23 +277,40 @@ static void close_(struct bw_json *j, char c)
 	j->depth--;
 }
 
-void bw_json_obj_begin(struct bw_json *j, const char *key) { open_(j, key, '{'); }
+void bw_json_obj_begin_k(struct bw_json *j, struct bw_json_key key) { open_(j, key, '{'); }
 void bw_json_obj_end(struct bw_json *j) { close_(j, '}'); }
-void bw_json_arr_begin(struct bw_json *j, const char *key) { open_(j, key, '['); }
+void bw_json_arr_begin_k(struct bw_json *j, struct bw_json_key key) { open_(j, key, '['); }
 void bw_json_arr_end(struct bw_json *j) { close_(j, ']'); }
 
-void bw_json_strn(struct bw_json *j, const char *key, const char *s, size_t n)
+void bw_json_strn_k(struct bw_json *j, struct bw_json_key key, const char *s, size_t n)
 {
 	member(j, key);
 	put_escaped(j, s ? s : "", s ? n : 0);
 }
 
-void bw_json_str(struct bw_json *j, const char *key, const char *s)
+void bw_json_str_k(struct bw_json *j, struct bw_json_key key, const char *s)
 {
-	bw_json_strn(j, key, s, s ? strlen(s) : 0);
+	member(j, key);
+	if (!s)
+		s = "";
+	/* Measure and check in one pass (the table stops at the NUL), so a
+	 * plain string, the common case, is read once before its copy. */
+	size_t n = 0;
+	while (plain_tab[(unsigned char)s[n]])
+		n++;
+	if (!s[n] && reserve(j, n + 2)) {
+		char *o = j->buf + j->len;
+		*o++ = '"';
+		memcpy(o, s, n);
+		o[n] = '"';
+		o[n + 1] = '\0';
+		j->len += n + 2;
+		return;
+	}
+	put_escaped(j, s, n + strlen(s + n));
 }
 
-void bw_json_u64(struct bw_json *j, const char *key, uint64_t v)
+void bw_json_u64_k(struct bw_json *j, struct bw_json_key key, uint64_t v)
 {
 	char tmp[24];
 	char *d = u64_digits(v, tmp);
@@ -269,7 +318,7 @@ void bw_json_u64(struct bw_json *j, const char *key, uint64_t v)
 	put(j, d, (size_t)(tmp + 24 - d));
 }
 
-void bw_json_u64_str(struct bw_json *j, const char *key, uint64_t v)
+void bw_json_u64_str_k(struct bw_json *j, struct bw_json_key key, uint64_t v)
 {
 	char tmp[26];
 	char *d = u64_digits(v, tmp + 1);
@@ -279,7 +328,7 @@ void bw_json_u64_str(struct bw_json *j, const char *key, uint64_t v)
 	put(j, d, (size_t)(tmp + 26 - d));
 }
 
-void bw_json_prefixed_u64_str(struct bw_json *j, const char *key, const char *prefix, uint64_t v)
+void bw_json_prefixed_u64_str_k(struct bw_json *j, struct bw_json_key key, const char *prefix, uint64_t v)
 {
 	char tmp[64];
 	char dig[24];
@@ -291,10 +340,10 @@ void bw_json_prefixed_u64_str(struct bw_json *j, const char *key, const char *pr
 	if (pl)
 		memcpy(tmp, prefix, pl);
 	memcpy(tmp + pl, d, dl);
-	bw_json_strn(j, key, tmp, pl + dl);
+	bw_json_strn_k(j, key, tmp, pl + dl);
 }
 
-void bw_json_i64(struct bw_json *j, const char *key, int64_t v)
+void bw_json_i64_k(struct bw_json *j, struct bw_json_key key, int64_t v)
 {
 	char tmp[24];
 	/* the magnitude as unsigned: -INT64_MIN does not fit an int64_t */
@@ -306,7 +355,7 @@ void bw_json_i64(struct bw_json *j, const char *key, int64_t v)
 	put(j, d, (size_t)(tmp + 24 - d));
 }
 
-void bw_json_double(struct bw_json *j, const char *key, double v)
+void bw_json_double_k(struct bw_json *j, struct bw_json_key key, double v)
 {
 	char tmp[40];
 	int n;
@@ -318,19 +367,19 @@ void bw_json_double(struct bw_json *j, const char *key, double v)
 	put(j, tmp, (size_t)n);
 }
 
-void bw_json_bool(struct bw_json *j, const char *key, bool v)
+void bw_json_bool_k(struct bw_json *j, struct bw_json_key key, bool v)
 {
 	member(j, key);
 	put(j, v ? "true" : "false", v ? 4 : 5);
 }
 
-void bw_json_null(struct bw_json *j, const char *key)
+void bw_json_null_k(struct bw_json *j, struct bw_json_key key)
 {
 	member(j, key);
 	put(j, "null", 4);
 }
 
-void bw_json_hex(struct bw_json *j, const char *key, const uint8_t *p, size_t n)
+void bw_json_hex_k(struct bw_json *j, struct bw_json_key key, const uint8_t *p, size_t n)
 {
 	static const char hexd[] = "0123456789abcdef";
 	member(j, key);
@@ -347,7 +396,7 @@ void bw_json_hex(struct bw_json *j, const char *key, const uint8_t *p, size_t n)
 	j->buf[j->len] = '\0';
 }
 
-void bw_json_strf(struct bw_json *j, const char *key, const char *fmt, ...)
+void bw_json_strf_k(struct bw_json *j, struct bw_json_key key, const char *fmt, ...)
 {
 	char tmp[512];
 	va_list ap;
@@ -358,7 +407,7 @@ void bw_json_strf(struct bw_json *j, const char *key, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n >= sizeof(tmp))
 		n = sizeof(tmp) - 1;
-	bw_json_strn(j, key, tmp, (size_t)n);
+	bw_json_strn_k(j, key, tmp, (size_t)n);
 }
 
 /* Civil date of a day count since 1970-01-01 (H. Hinnant's civil_from_days,
@@ -427,7 +476,7 @@ char *bw_time_rfc3339(bw_time_t t, char *out, size_t cap)
 	return out;
 }
 
-void bw_json_time(struct bw_json *j, const char *key, bw_time_t t)
+void bw_json_time_k(struct bw_json *j, struct bw_json_key key, bw_time_t t)
 {
 	char tmp[32];
 	tmp[0] = '"';
@@ -437,7 +486,7 @@ void bw_json_time(struct bw_json *j, const char *key, bw_time_t t)
 	put(j, tmp, n + 2);
 }
 
-void bw_json_ip(struct bw_json *j, const char *key, const struct bw_ip *ip)
+void bw_json_ip_k(struct bw_json *j, struct bw_json_key key, const struct bw_ip *ip)
 {
 	char tmp[64];
 	tmp[0] = '"';

@@ -263,6 +263,85 @@ static void test_odd_keys(void **state)
 	bw_json_deinit(&j);
 }
 
+/* Literal keys are measured once per writer and then found by address in
+ * a direct-mapped cache (json.h, "Keys"): with more keys than slots, some
+ * share a slot and replace each other. Each document must be the same
+ * as with the keys known only at run time, on the first pass and the next,
+ * and after a reset. */
+#define LITERAL_KEYS \
+	X("k000") X("k001") X("k002") X("k003") X("k004") X("k005") X("k006") X("k007") \
+	X("k008") X("k009") X("k010") X("k011") X("k012") X("k013") X("k014") X("k015") \
+	X("k016") X("k017") X("k018") X("k019") X("k020") X("k021") X("k022") X("k023") \
+	X("k024") X("k025") X("k026") X("k027") X("k028") X("k029") X("k030") X("k031") \
+	X("k032") X("k033") X("k034") X("k035") X("k036") X("k037") X("k038") X("k039") \
+	X("k040") X("k041") X("k042") X("k043") X("k044") X("k045") X("k046") X("k047") \
+	X("k048") X("k049") X("k050") X("k051") X("k052") X("k053") X("k054") X("k055") \
+	X("k056") X("k057") X("k058") X("k059") X("k060") X("k061") X("k062") X("k063") \
+	X("k064") X("k065") X("k066") X("k067") X("k068") X("k069") X("k070") X("k071") \
+	X("k072") X("k073") X("k074") X("k075") X("k076") X("k077") X("k078") X("k079") \
+	X("k080") X("k081") X("k082") X("k083") X("k084") X("k085") X("k086") X("k087") \
+	X("k088") X("k089") X("k090") X("k091") X("k092") X("k093") X("k094") X("k095") \
+	X("k096") X("k097") X("k098") X("k099") X("k100") X("k101") X("k102") X("k103") \
+	X("k104") X("k105") X("k106") X("k107") X("k108") X("k109") X("k110") X("k111") \
+	X("k112") X("k113") X("k114") X("k115") X("k116") X("k117") X("k118") X("k119") \
+	X("k120") X("k121") X("k122") X("k123") X("k124") X("k125") X("k126") X("k127") \
+	X("k128") X("k129") X("k130") X("k131") X("k132") X("k133") X("k134") X("k135") \
+	X("k136") X("k137") X("k138") X("k139") X("k140") X("k141") X("k142") X("k143") \
+	X("k144") X("k145") X("k146") X("k147") X("k148") X("k149") X("k150") X("k151") \
+	X("k152") X("k153") X("k154") X("k155") X("k156") X("k157") X("k158") X("k159") \
+	X("k160") X("k161") X("k162") X("k163") X("k164") X("k165") X("k166") X("k167") \
+	X("k168") X("k169") X("k170") X("k171") X("k172") X("k173") X("k174") X("k175") \
+	X("k176") X("k177") X("k178") X("k179") X("k180") X("k181") X("k182") X("k183") \
+	X("k184") X("k185") X("k186") X("k187") X("k188") X("k189") X("k190") X("k191") \
+	X("k192") X("k193") X("k194") X("k195") X("k196") X("k197") X("k198") X("k199") \
+	X("k200") X("k201") X("k202") X("k203") X("k204") X("k205") X("k206") X("k207") \
+	X("k208") X("k209") X("k210") X("k211") X("k212") X("k213") X("k214") X("k215") \
+	X("k216") X("k217") X("k218") X("k219") X("k220") X("k221") X("k222") X("k223") \
+	X("k224") X("k225") X("k226") X("k227") X("k228") X("k229") X("k230") X("k231") \
+	X("k232") X("k233") X("k234") X("k235") X("k236") X("k237") X("k238") X("k239") \
+	X("k240") X("k241") X("k242") X("k243") X("k244") X("k245") X("k246") X("k247") \
+	X("k248") X("k249") X("k250") X("k251") X("k252") X("k253") X("k254") X("k255") \
+	X("k256") X("k257") X("k258") X("k259") X("k260") X("k261") X("k262") X("k263") \
+	X("k264") X("k265") X("k266") X("k267") X("k268") X("k269") X("k270") X("k271") \
+	X("k272") X("k273") X("k274") X("k275") X("k276") X("k277") X("k278") X("k279") \
+	X("k280") X("k281") X("k282") X("k283") X("k284") X("k285") X("k286") X("k287") \
+	X("k288") X("k289") X("k290") X("k291") X("k292") X("k293") X("k294") X("k295") \
+	X("k296") X("k297") X("k298") X("k299") X("a\"b") X("tab\t") X("")
+
+static void test_literal_keys_cached(void **state)
+{
+	(void)state;
+	static const char *const runtime[] = {
+#define X(k) k,
+		LITERAL_KEYS
+#undef X
+	};
+	struct bw_json lit, dyn;
+	assert_int_equal(bw_json_init(&lit, 0), BW_OK);
+	assert_int_equal(bw_json_init(&dyn, 0), BW_OK);
+	for (int pass = 0; pass < 3; pass++) {
+		bw_json_reset(&lit);
+		bw_json_reset(&dyn);
+		bw_json_obj_begin(&lit, NULL);
+		uint64_t v = 0;
+#define X(k) bw_json_u64(&lit, k, v++);
+		LITERAL_KEYS
+#undef X
+		bw_json_obj_end(&lit);
+		bw_json_obj_begin(&dyn, NULL);
+		for (size_t i = 0; i < sizeof(runtime) / sizeof(*runtime); i++) {
+			const char *volatile k = runtime[i]; /* not a compile-time constant */
+			bw_json_u64(&dyn, (const char *)k, i);
+		}
+		bw_json_obj_end(&dyn);
+		assert_true(bw_json_ok(&lit));
+		assert_string_equal(lit.buf, dyn.buf);
+	}
+	assert_non_null(strstr(lit.buf, "\"k299\":299,\"a\\\"b\":300,\"tab\\t\":301,\"\":302}"));
+	bw_json_deinit(&lit);
+	bw_json_deinit(&dyn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_time_and_hex),
 		cmocka_unit_test(test_numbers_like_printf), cmocka_unit_test(test_time_like_gmtime),
 		cmocka_unit_test(test_ip_like_inet_ntop), cmocka_unit_test(test_odd_keys),
+		cmocka_unit_test(test_literal_keys_cached),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
