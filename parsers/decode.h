@@ -124,6 +124,7 @@ struct bw_decode_config {
 	uint32_t dedup_slots;       /* size of the duplicate filter (default 65536) */
 	uint32_t bypass_slots;      /* finished-flow set (bw_decoder_bypass_add; default 2048; 0 = off) */
 	bw_time_t bypass_idle;      /* a set entry without a packet for this long is dropped (default 120 s) */
+	bool no_fast_path;          /* decode plain Ethernet/IP/TCP frames the general way too (tests, comparisons) */
 };
 
 /* True if bw_decode_frame() understands this link type. */

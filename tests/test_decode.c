@@ -10,10 +10,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../parsers/decode.h"
+#include "../sensor/capture.h"
 
 #define MS BW_NSEC_PER_MSEC
 #define SEC BW_NSEC_PER_SEC
@@ -2181,6 +2184,138 @@ static void test_flow_key_order(void **state)
 	}
 }
 
+/*
+ * The fast path for plain Ethernet/IP/TCP frames (decode.c,
+ * dec_ether_tcp_fast) against the general one: two decoders, one with
+ * no_fast_path, fed the same frames: every bundled capture's, then each
+ * Ethernet frame again with one header byte changed or its capture cut
+ * short, with copies for the duplicate filter and finished flows in both
+ * bypass sets. Each frame must give the
+ * same return, the same packet (the payload compared by its bytes, since
+ * reassembled ones sit in each decoder's own buffer), the same counters
+ * and the same anomalies.
+ */
+
+struct fp_pair {
+	struct bw_decoder *d[2];
+	struct bw_anomalies an[2];
+	uint64_t frames, plain, bypassed, duplicates;
+	uint64_t rng;
+};
+
+static void fp_one(struct fp_pair *x, int linktype, const uint8_t *f, uint32_t n, uint32_t wire, bw_time_t ts)
+{
+	static uint8_t held[2][65536];
+	struct bw_packet p[2];
+	int r[2];
+	bool in_buf[2];
+	for (int i = 0; i < 2; i++) {
+		uint8_t *copy = malloc(n ? n : 1); /* exact size: ASan sees a read past the frame */
+		assert_non_null(copy);
+		memcpy(copy, f, n);
+		memset(&p[i], 0, sizeof(p[i]));
+		r[i] = bw_decode_frame(x->d[i], linktype, copy, n, wire, ts, &p[i]);
+		/* The payload as an offset into the frame; a reassembled one (in the
+		 * decoder's own buffer) by its bytes. */
+		in_buf[i] = p[i].payload && !(p[i].payload >= copy && p[i].payload <= copy + n);
+		if (in_buf[i]) {
+			assert_true(p[i].payload_len <= sizeof(held[i]));
+			memcpy(held[i], p[i].payload, p[i].payload_len);
+			p[i].payload = NULL;
+		} else if (p[i].payload) {
+			p[i].payload = (const uint8_t *)(uintptr_t)(p[i].payload - copy + 1);
+		}
+		free(copy);
+	}
+	assert_int_equal(r[0], r[1]);
+	assert_int_equal(in_buf[0], in_buf[1]);
+	if (in_buf[0])
+		assert_memory_equal(held[0], held[1], p[0].payload_len);
+	assert_memory_equal(&p[0], &p[1], sizeof(p[0]));
+	assert_memory_equal(bw_decoder_stats(x->d[0]), bw_decoder_stats(x->d[1]), sizeof(struct bw_decode_stats));
+	assert_memory_equal(&x->an[0], &x->an[1], sizeof(x->an[0]));
+	x->frames++;
+	if (r[0] == BW_DECODE_BYPASSED)
+		x->bypassed++;
+	if (r[0] == BW_ELIMIT)
+		x->duplicates++;
+	if (linktype == BW_LINK_ETHERNET && (r[0] == BW_OK || r[0] == BW_DECODE_BYPASSED) && p[0].proto == 6 &&
+	    p[0].n_vlan <= 1 && !p[0].n_tunnel && !p[0].n_mpls && !p[0].reassembled)
+		x->plain++;
+	/* finish about one TCP flow in three, in both sets alike */
+	x->rng = x->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	if (r[0] == BW_OK && p[0].proto == 6 && (x->rng >> 60) < 5) {
+		struct bw_flow_key k;
+		bw_flow_key_make(&p[0], &k, NULL);
+		bw_decoder_bypass_add(x->d[0], &k, ts);
+		bw_decoder_bypass_add(x->d[1], &k, ts);
+	}
+}
+
+static void test_fast_path_same(void **state)
+{
+	(void)state;
+	struct fp_pair x;
+	memset(&x, 0, sizeof(x));
+	x.rng = 1;
+	for (int i = 0; i < 2; i++) {
+		struct bw_decode_config c;
+		bw_decode_config_default(&c);
+		c.no_fast_path = i == 1;
+		c.bypass_slots = 64; /* small: entries are pushed out too */
+		x.d[i] = bw_decoder_new(&c, &x.an[i]);
+		assert_non_null(x.d[i]);
+	}
+	DIR *dir = opendir("pcaps");
+	if (!dir) {
+		print_message("pcaps/ not found (run from the repository root): skipped\n");
+		skip();
+	}
+	struct dirent *de;
+	bw_time_t ts = T0;
+	while ((de = readdir(dir))) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || (strcmp(de->d_name + l - 5, ".pcap") && (l < 7 || strcmp(de->d_name + l - 7, ".pcapng"))))
+			continue;
+		char path[512], err[256];
+		snprintf(path, sizeof(path), "pcaps/%s", de->d_name);
+		struct bw_capture_file *cf = NULL;
+		if (bw_capture_file_open(path, BW_READER_AUTO, NULL, &cf, err, sizeof(err)) != BW_OK)
+			continue;
+		struct bw_frame fr;
+		while (bw_capture_file_next(cf, &fr) == BW_OK) {
+			ts += BW_NSEC_PER_MSEC; /* one clock for all files, so both sets age alike */
+			fp_one(&x, fr.linktype, fr.data, fr.cap_len, fr.wire_len, ts);
+			if ((fr.number & 3) == 0) /* a copy: the duplicate filter hashes what each path found */
+				fp_one(&x, fr.linktype, fr.data, fr.cap_len, fr.wire_len, ts + 1000);
+			if (fr.linktype != BW_LINK_ETHERNET || fr.cap_len < 15 || fr.cap_len > 2048)
+				continue;
+			uint8_t m[2048];
+			for (int k = 0; k < 6; k++) {
+				memcpy(m, fr.data, fr.cap_len);
+				x.rng = x.rng * 6364136223846793005ULL + 1442695040888963407ULL;
+				uint32_t at = (uint32_t)((x.rng >> 33) % BW_MIN(fr.cap_len, 80u));
+				uint32_t n = fr.cap_len;
+				if (k == 5)
+					n = at + 1; /* cut short inside the headers */
+				else
+					m[at] ^= (uint8_t)(1u << ((x.rng >> 20) & 7));
+				fp_one(&x, BW_LINK_ETHERNET, m, n, k == 5 ? fr.wire_len : n, ts);
+			}
+		}
+		bw_capture_file_close(cf);
+	}
+	closedir(dir);
+	print_message("fast path: %llu frames compared, %llu plain Ethernet/IP/TCP, %llu bypassed, %llu duplicates\n",
+		      (unsigned long long)x.frames, (unsigned long long)x.plain, (unsigned long long)x.bypassed,
+		      (unsigned long long)x.duplicates);
+	assert_true(x.plain > 1000);
+	assert_true(x.bypassed > 100);
+	assert_true(x.duplicates > 100);
+	for (int i = 0; i < 2; i++)
+		bw_decoder_free(x.d[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2212,6 +2347,7 @@ int main(void)
 		cmocka_unit_test(test_dedup_off),
 		cmocka_unit_test_setup_teardown(test_bypass, setup, teardown),
 		cmocka_unit_test(test_bypass_small_set),
+		cmocka_unit_test(test_fast_path_same),
 		cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gtpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flow_key, setup, teardown),
