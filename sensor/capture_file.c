@@ -534,10 +534,64 @@ static int pcap_start(struct mm_reader *r, uint32_t magic)
 	return BW_OK;
 }
 
+/*
+ * The common record: a little-endian file on a little-endian host, a
+ * 16-byte header, lengths that need no swapping, no cut past the snaplen
+ * or the wire length, the whole frame in the file. It is read with four
+ * loads and the checks bw_capture_frame_check would make, and gives the
+ * same frame and the same anomalies; anything else returns false with
+ * nothing changed and takes pcap_next's general path. Every walking
+ * worker reads every record, so these were a tenth of two workers'
+ * instructions.
+ */
+static inline bool pcap_next_plain(struct mm_reader *r, struct bw_frame *fr)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	struct bw_capture_file *f = &r->f;
+	struct bw_wire *w = &r->w;
+	size_t off = bw_wire_pos(w), left = bw_wire_left(w);
+	if (r->be || r->rec_hdr != PCAP_REC_HDR || r->swapped == LEN_SWAPPED || w->err != BW_OK || left < PCAP_REC_HDR)
+		return false;
+	uint32_t h[4];
+	memcpy(h, w->base + off, sizeof(h)); /* sec, frac, incl, orig */
+	uint32_t incl = h[2], orig = h[3];
+	if (incl == 0 || incl > orig || incl > r->max_caplen || incl > left - PCAP_REC_HDR ||
+	    (r->snaplen && incl > r->snaplen))
+		return false;
+	bw_time_t ts = (bw_time_t)h[0] * BW_NSEC_PER_SEC + (r->nano ? h[1] : (bw_time_t)h[1] * 1000u);
+	f->frames++;
+	fr->data = w->base + off + PCAP_REC_HDR;
+	fr->cap_len = incl;
+	fr->wire_len = orig;
+	fr->ts = ts;
+	fr->linktype = r->linktype;
+	fr->ifindex = 0;
+	fr->number = f->frames;
+	fr->offset = off;
+	w->pos = off + PCAP_REC_HDR + incl;
+	/* bw_capture_frame_check for a frame whose lengths are good */
+	if (incl < orig)
+		bw_anomaly(f->an, BW_AN_CAP_SNAPLEN_CUT);
+	if (f->have_ts && ts < f->last_ts)
+		bw_anomaly(f->an, BW_AN_CAP_TIME_BACKWARDS);
+	f->last_ts = ts;
+	f->have_ts = true;
+	cache_ahead(r);
+	prefetch(r);
+	return true;
+#else
+	(void)r;
+	(void)fr;
+	return false;
+#endif
+}
+
 static int pcap_next(struct mm_reader *r, struct bw_frame *fr)
 {
 	struct bw_capture_file *f = &r->f;
 	struct bw_wire *w = &r->w;
+	if (pcap_next_plain(r, fr))
+		return BW_OK;
 	for (;;) {
 		size_t off = bw_wire_pos(w);
 		size_t left = bw_wire_left(w);
