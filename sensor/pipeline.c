@@ -946,10 +946,16 @@ static inline void frame_end(struct pl_worker *pw, uint64_t seq)
 {
 	pw->in_frame = false;
 	pw->done_seq = seq;
-	if (!pw->pend_n)
+	if (!pw->pend_n) {
 		prog_set(pw, 2 * seq + 1);
-	else if (++pw->prog_lazy >= PROG_EVERY)
+	} else if (++pw->prog_lazy >= PROG_EVERY) {
+		/* Held detector calls are tried every PROG_EVERY frames too. The
+		 * count was not reset here, so a worker with calls held (two
+		 * walking workers nearly always have some) polled on every frame
+		 * after the first 16: 6 % of their instructions. */
+		pw->prog_lazy = 0;
 		bw_worker_detect_poll(pw->w);
+	}
 }
 
 /* The worker frame hash h goes to, of n. */
