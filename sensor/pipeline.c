@@ -228,7 +228,7 @@ struct hctx {
  * walks, so this is two loads and one or three mixes, with no call: the
  * general form (copies, memcmp, four mixes) was 7 % of a walking worker.
  */
-static uint64_t pair_hash4(const uint8_t *a, const uint8_t *b)
+static inline uint64_t pair_hash4(const uint8_t *a, const uint8_t *b)
 {
 	uint32_t x, y;
 	memcpy(&x, a, 4);
@@ -237,7 +237,7 @@ static uint64_t pair_hash4(const uint8_t *a, const uint8_t *b)
 	return bw_mix64((lo << 32 | hi) ^ 0x9e3779b97f4a7c15ULL) | 1; /* never 0: 0 means "no IP header found" */
 }
 
-static uint64_t pair_hash16(const uint8_t *a, const uint8_t *b)
+static inline uint64_t pair_hash16(const uint8_t *a, const uint8_t *b)
 {
 	uint64_t x[2], y[2];
 	memcpy(x, a, 16);
@@ -578,7 +578,7 @@ static unsigned af_version(uint32_t af)
  * (UDP, which may be a tunnel; tags, MPLS, fragments' next headers...) down
  * the walk. Each walking worker hashes every frame: the walk was 8 % of it.
  */
-static uint64_t hash_ether_tcp_fast(const uint8_t *f, uint32_t n)
+static inline uint64_t hash_ether_tcp_fast(const uint8_t *f, uint32_t n)
 {
 	size_t off = 14;
 	if (n < 14)
@@ -997,7 +997,10 @@ static void walk_file(struct pl_worker *pw)
 	bool stopped = false;
 	while ((rc = bw_capture_file_next(f, &fr)) == BW_OK) {
 		uint64_t seq = pw->base + fr.number;
-		uint64_t h = bw_pipeline_dispatch_hash(fr.linktype, fr.data, fr.cap_len);
+		/* the common frame's hash inline: every walking worker hashes every frame */
+		uint64_t h = fr.linktype == BW_LINK_ETHERNET ? hash_ether_tcp_fast(fr.data, fr.cap_len) : 0;
+		if (!h)
+			h = bw_pipeline_dispatch_hash(fr.linktype, fr.data, fr.cap_len);
 		unsigned owner = pick_worker(h, p->n);
 		if (owner == pw->id) {
 			if (ordered)
