@@ -112,6 +112,17 @@ static const uint8_t plain_tab[256] = {
 	[0x5d ... 0x7f] = 1,
 };
 
+/* s (n bytes, all plain) between quotes; the caller reserved n + 2. */
+static inline void put_plain_quoted(struct bw_json *j, const char *s, size_t n)
+{
+	char *o = j->buf + j->len;
+	*o++ = '"';
+	memcpy(o, s, n);
+	o[n] = '"';
+	o[n + 1] = '\0';
+	j->len += n + 2;
+}
+
 static void put_escaped(struct bw_json *j, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -120,14 +131,8 @@ static void put_escaped(struct bw_json *j, const char *str, size_t n)
 		i++;
 	if (i == n) {
 		/* the common case, all plain: one reserve, one copy */
-		if (!reserve(j, n + 2))
-			return;
-		char *o = j->buf + j->len;
-		*o++ = '"';
-		memcpy(o, s, n);
-		o[n] = '"';
-		o[n + 1] = '\0';
-		j->len += n + 2;
+		if (reserve(j, n + 2))
+			put_plain_quoted(j, str, n);
 		return;
 	}
 	putc_(j, '"');
@@ -299,12 +304,7 @@ void bw_json_str_k(struct bw_json *j, struct bw_json_key key, const char *s)
 	while (plain_tab[(unsigned char)s[n]])
 		n++;
 	if (!s[n] && reserve(j, n + 2)) {
-		char *o = j->buf + j->len;
-		*o++ = '"';
-		memcpy(o, s, n);
-		o[n] = '"';
-		o[n + 1] = '\0';
-		j->len += n + 2;
+		put_plain_quoted(j, s, n);
 		return;
 	}
 	put_escaped(j, s, n + strlen(s + n));

@@ -49,36 +49,56 @@ static bool norm_payload(struct bw_packet *p, const uint8_t *frame, size_t len, 
 	return true;
 }
 
+/* The next [selector][length][frame] of the input at *pos: false at the end.
+ * The frame is an exact-size copy, so ASan catches a read past it; the
+ * caller frees it. *ts moves by the selector's high bits; the wire length
+ * is sometimes larger (a snaplen cut), decided by a bit of the length. */
+static bool next_frame(const uint8_t *data, size_t size, size_t *pos, uint8_t *sel, uint8_t **frame, size_t *len,
+		       bw_time_t *ts, uint32_t *wire)
+{
+	if (*pos + 3 > size)
+		return false;
+	*sel = data[*pos];
+	*ts += (bw_time_t)(*sel >> 4) * 10 * BW_NSEC_PER_MSEC;
+	size_t n = (size_t)data[*pos + 1] << 8 | data[*pos + 2];
+	*pos += 3;
+	if (n > size - *pos)
+		n = size - *pos;
+	*frame = malloc(n ? n : 1);
+	if (!*frame)
+		return false;
+	memcpy(*frame, data + *pos, n);
+	*pos += n;
+	*len = n;
+	*wire = (uint32_t)n + ((n & 1) ? 100 : 0);
+	return true;
+}
+
+/* Tiny caps, so the eviction paths run too. */
+static void small_config(struct bw_decode_config *c)
+{
+	bw_decode_config_default(c);
+	c->frag_mem_cap = 16 * 1040;
+	c->frag_max_datagrams = 8;
+	c->frag_timeout = 200 * BW_NSEC_PER_MSEC;
+	c->dedup_slots = 64;
+	c->bypass_slots = 16;
+}
+
 static void one_decoder(const uint8_t *data, size_t size)
 {
 	struct bw_decode_config c;
-	bw_decode_config_default(&c);
-	c.frag_mem_cap = 16 * 1040;
-	c.frag_max_datagrams = 8;
-	c.frag_timeout = 200 * BW_NSEC_PER_MSEC;
-	c.dedup_slots = 64;
+	small_config(&c);
 	struct bw_anomalies an;
 	memset(&an, 0, sizeof(an));
 	struct bw_decoder *d = bw_decoder_new(&c, &an);
 	if (!d)
 		return;
 	bw_time_t ts = 1700000000ULL * BW_NSEC_PER_SEC;
-	size_t pos = 0;
-	while (pos + 3 <= size) {
-		uint8_t sel = data[pos];
-		size_t len = (size_t)data[pos + 1] << 8 | data[pos + 2];
-		pos += 3;
-		if (len > size - pos)
-			len = size - pos;
-		/* An exact-size copy, so ASan catches a read past the frame. */
-		uint8_t *frame = malloc(len ? len : 1);
-		if (!frame)
-			break;
-		memcpy(frame, data + pos, len);
-		pos += len;
-		ts += (bw_time_t)(sel >> 4) * 10 * BW_NSEC_PER_MSEC;
-		/* wire_len: sometimes larger (snaplen cut), decided by a bit of the length */
-		uint32_t wire = (uint32_t)len + ((len & 1) ? 100 : 0);
+	size_t pos = 0, len;
+	uint8_t sel, *frame;
+	uint32_t wire;
+	while (next_frame(data, size, &pos, &sel, &frame, &len, &ts, &wire)) {
 		struct bw_packet p;
 		int r = bw_decode_frame(d, linktypes[sel & 15], frame, (uint32_t)len, wire, ts, &p);
 		if (r == BW_OK || r == BW_ELIMIT) {
@@ -101,12 +121,8 @@ static void two_paths(const uint8_t *data, size_t size)
 {
 	static uint8_t held[2][65536];
 	struct bw_decode_config c;
-	bw_decode_config_default(&c);
-	c.frag_mem_cap = 16 * 1040;
-	c.frag_max_datagrams = 8;
-	c.frag_timeout = 200 * BW_NSEC_PER_MSEC;
+	small_config(&c);
 	c.dedup_window = 0;
-	c.bypass_slots = 16;
 	struct bw_anomalies an[2];
 	memset(an, 0, sizeof(an));
 	struct bw_decoder *d[2] = { NULL, NULL };
@@ -117,40 +133,25 @@ static void two_paths(const uint8_t *data, size_t size)
 			goto out;
 	}
 	bw_time_t ts = 1700000000ULL * BW_NSEC_PER_SEC;
-	size_t pos = 0;
-	while (pos + 3 <= size) {
-		uint8_t sel = data[pos];
-		size_t len = (size_t)data[pos + 1] << 8 | data[pos + 2];
-		pos += 3;
-		if (len > size - pos)
-			len = size - pos;
-		ts += (bw_time_t)(sel >> 4) * 10 * BW_NSEC_PER_MSEC;
-		/* wire_len: sometimes larger (snaplen cut), decided by a bit of the length */
-		uint32_t wire = (uint32_t)len + ((len & 1) ? 100 : 0);
+	size_t pos = 0, len;
+	uint8_t sel, *frame;
+	uint32_t wire;
+	while (next_frame(data, size, &pos, &sel, &frame, &len, &ts, &wire)) {
 		struct bw_packet p[2];
 		int r[2];
 		bool in_buf[2];
 		for (int i = 0; i < 2; i++) {
-			/* An exact-size copy, so ASan catches a read past the frame. */
-			uint8_t *frame = malloc(len ? len : 1);
-			if (!frame)
-				goto out;
-			memcpy(frame, data + pos, len);
 			memset(&p[i], 0, sizeof(p[i]));
 			r[i] = bw_decode_frame(d[i], linktypes[sel & 15], frame, (uint32_t)len, wire, ts, &p[i]);
 			if (r[i] == BW_OK || r[i] == BW_ELIMIT || r[i] == BW_DECODE_BYPASSED) {
 				volatile uint8_t sum = 0;
 				for (uint32_t k = 0; k < p[i].payload_len; k++)
 					sum += p[i].payload[k];
-				struct bw_flow_key key;
-				int dir;
-				bw_flow_key_make(&p[i], &key, &dir);
-				(void)bw_flow_key_hash(&key);
 				(void)sum;
 			}
 			in_buf[i] = norm_payload(&p[i], frame, len, held[i], sizeof(held[i]));
-			free(frame);
 		}
+		free(frame);
 		if (r[0] != r[1] || in_buf[0] != in_buf[1] || (in_buf[0] && memcmp(held[0], held[1], p[0].payload_len)) ||
 		    memcmp(&p[0], &p[1], sizeof(p[0])) ||
 		    memcmp(bw_decoder_stats(d[0]), bw_decoder_stats(d[1]), sizeof(struct bw_decode_stats)) ||
@@ -162,7 +163,6 @@ static void two_paths(const uint8_t *data, size_t size)
 			bw_decoder_bypass_add(d[0], &key, ts);
 			bw_decoder_bypass_add(d[1], &key, ts);
 		}
-		pos += len;
 	}
 out:
 	for (int i = 0; i < 2; i++)
