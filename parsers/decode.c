@@ -1089,15 +1089,19 @@ static bool dec_ether_tcp_fast(struct dctx *c, const uint8_t *f, size_t n)
 		p->n_vlan = 1;
 		p->vlan_inner = vid;
 	}
-	/* IPv4: TTL at 8, addresses at 12 and 16; IPv6: hop limit at 7, addresses at 8 and 24 */
+	/* IPv4: TTL at 8, addresses at 12 and 16; IPv6: hop limit at 7, addresses at 8 and 24.
+	 * Fixed-size copies: a variable one was a memcpy call per frame. */
 	bool v4 = iphl == 20;
-	size_t alen = v4 ? 4 : 16;
-	const uint8_t *addrs = h + (v4 ? 12 : 8);
 	p->ip_version = v4 ? 4 : 6;
 	p->ttl = h[v4 ? 8 : 7];
 	p->src.family = p->dst.family = p->ip_version;
-	memcpy(p->src.a, addrs, alen);
-	memcpy(p->dst.a, addrs + alen, alen);
+	if (v4) {
+		memcpy(p->src.a, h + 12, 4);
+		memcpy(p->dst.a, h + 16, 4);
+	} else {
+		memcpy(p->src.a, h + 8, 16);
+		memcpy(p->dst.a, h + 24, 16);
+	}
 	c->ip = h;
 	c->ip_len = iphl + cap;
 	c->ip_reasm = false;
