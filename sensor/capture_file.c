@@ -29,10 +29,10 @@
  * the ops table of capture_file_impl.h, and the per-frame checks both share.
  */
 #include "bw.h"
+#include "thread.h"
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,6 +194,15 @@ int bw_capture_file_fail(struct bw_capture_file *f, int err, const char *fmt, ..
 	return err;
 }
 
+/* A frame's time against the one before it (bw_capture_frame_check). */
+static inline void frame_time_check(struct bw_capture_file *f, bw_time_t ts)
+{
+	if (f->have_ts && ts < f->last_ts)
+		bw_anomaly(f->an, BW_AN_CAP_TIME_BACKWARDS);
+	f->last_ts = ts;
+	f->have_ts = true;
+}
+
 bool bw_capture_frame_check(struct bw_capture_file *f, struct bw_frame *fr, uint32_t snaplen,
 			    bool has_ts)
 {
@@ -224,14 +233,10 @@ bool bw_capture_frame_check(struct bw_capture_file *f, struct bw_frame *fr, uint
 	else if (fr->cap_len < fr->wire_len)
 		bw_anomaly(f->an, BW_AN_CAP_SNAPLEN_CUT);
 
-	if (!has_ts) {
+	if (!has_ts)
 		fr->ts = f->last_ts;
-	} else {
-		if (f->have_ts && fr->ts < f->last_ts)
-			bw_anomaly(f->an, BW_AN_CAP_TIME_BACKWARDS);
-		f->last_ts = fr->ts;
-		f->have_ts = true;
-	}
+	else
+		frame_time_check(f, fr->ts);
 	return true;
 }
 
@@ -341,13 +346,7 @@ static bool ra_start(struct mm_reader *r)
 		free(ra);
 		return false;
 	}
-	/* signals stay with the threads that handle them */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int pr = pthread_create(&ra->th, NULL, ra_main, ra);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pr != 0) {
+	if (bw_thread_start_nosignals(&ra->th, ra_main, ra) != 0) {
 		pthread_cond_destroy(&ra->cv);
 		pthread_mutex_destroy(&ra->mu);
 		free(ra);
@@ -535,6 +534,26 @@ static int pcap_start(struct mm_reader *r, uint32_t magic)
 }
 
 /*
+ * The frame of the record at off whose header the cursor has just passed
+ * (its incl bytes are in the file): the cursor moves past it, and the
+ * cache and read-ahead move with it. Frame number f->frames.
+ */
+static inline void pcap_frame(struct mm_reader *r, struct bw_frame *fr, size_t off, uint32_t sec, uint32_t frac,
+			      uint32_t incl, uint32_t orig)
+{
+	fr->data = bw_wire_ptr(&r->w, incl);
+	fr->cap_len = incl;
+	fr->wire_len = orig;
+	fr->ts = (bw_time_t)sec * BW_NSEC_PER_SEC + (r->nano ? frac : (bw_time_t)frac * 1000u);
+	fr->linktype = r->linktype;
+	fr->ifindex = 0;
+	fr->number = r->f.frames;
+	fr->offset = off;
+	cache_ahead(r);
+	prefetch(r);
+}
+
+/*
  * The common record: a little-endian file on a little-endian host, a
  * 16-byte header, lengths that need no swapping, no cut past the snaplen
  * or the wire length, the whole frame in the file. It is read with four
@@ -558,26 +577,13 @@ static inline bool pcap_next_plain(struct mm_reader *r, struct bw_frame *fr)
 	if (incl == 0 || incl > orig || incl > r->max_caplen || incl > left - PCAP_REC_HDR ||
 	    (r->snaplen && incl > r->snaplen))
 		return false;
-	bw_time_t ts = (bw_time_t)h[0] * BW_NSEC_PER_SEC + (r->nano ? h[1] : (bw_time_t)h[1] * 1000u);
 	f->frames++;
-	fr->data = w->base + off + PCAP_REC_HDR;
-	fr->cap_len = incl;
-	fr->wire_len = orig;
-	fr->ts = ts;
-	fr->linktype = r->linktype;
-	fr->ifindex = 0;
-	fr->number = f->frames;
-	fr->offset = off;
-	w->pos = off + PCAP_REC_HDR + incl;
+	w->pos = off + PCAP_REC_HDR;
+	pcap_frame(r, fr, off, h[0], h[1], incl, orig);
 	/* bw_capture_frame_check for a frame whose lengths are good */
 	if (incl < orig)
 		bw_anomaly(f->an, BW_AN_CAP_SNAPLEN_CUT);
-	if (f->have_ts && ts < f->last_ts)
-		bw_anomaly(f->an, BW_AN_CAP_TIME_BACKWARDS);
-	f->last_ts = ts;
-	f->have_ts = true;
-	cache_ahead(r);
-	prefetch(r);
+	frame_time_check(f, fr->ts);
 	return true;
 #else
 	(void)r;
@@ -635,16 +641,7 @@ static int pcap_next(struct mm_reader *r, struct bw_frame *fr)
 				"truncated frame record at byte %zu (frame %llu): file ends inside the record (%zu of %u frame bytes)",
 				off, ull(num), have, incl);
 		}
-		fr->data = bw_wire_ptr(w, incl);
-		fr->cap_len = incl;
-		fr->wire_len = orig;
-		fr->ts = (bw_time_t)sec * BW_NSEC_PER_SEC + (r->nano ? frac : (bw_time_t)frac * 1000u);
-		fr->linktype = r->linktype;
-		fr->ifindex = 0;
-		fr->number = num;
-		fr->offset = off;
-		cache_ahead(r);
-		prefetch(r);
+		pcap_frame(r, fr, off, sec, frac, incl, orig);
 		if (bw_capture_frame_check(f, fr, r->snaplen, true))
 			return BW_OK;
 	}

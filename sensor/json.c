@@ -496,4 +496,3 @@ void bw_json_ip_k(struct bw_json *j, struct bw_json_key key, const struct bw_ip 
 	put(j, tmp, n + 2);
 }
 
-char *bw_json_ip_text(const struct bw_ip *ip, char *out, size_t cap) { return bw_ip_str(ip, out, cap); }

@@ -77,7 +77,7 @@ void bw_json_strf_k(struct bw_json *j, struct bw_json_key key, const char *fmt, 
 	__attribute__((format(printf, 3, 4)));
 /* RFC 3339 UTC with microseconds: "2024-01-02T03:04:05.123456Z". */
 void bw_json_time_k(struct bw_json *j, struct bw_json_key key, bw_time_t t);
-/* An IP address as a string value. */
+/* An IP address as a string value, in bw_ip_text's form (bw.h). */
 void bw_json_ip_k(struct bw_json *j, struct bw_json_key key, const struct bw_ip *ip);
 
 #define bw_json_obj_begin(j, key) bw_json_obj_begin_k((j), BW_JSON_KEY(key))
@@ -98,8 +98,5 @@ void bw_json_ip_k(struct bw_json *j, struct bw_json_key key, const struct bw_ip 
 
 /* Format t like bw_json_time into out (>= 32 bytes). Returns out. */
 char *bw_time_rfc3339(bw_time_t t, char *out, size_t cap);
-/* An address as bw_json_ip writes it (the same text as inet_ntop, "-" for
- * no address) into out (cap >= 46 holds any). Returns out. */
-char *bw_json_ip_text(const struct bw_ip *ip, char *out, size_t cap);
 
 #endif /* BW_JSON_H */

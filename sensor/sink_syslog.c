@@ -35,7 +35,6 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -53,6 +52,7 @@
 #include "sink.h"
 #include "sinkurl.h"
 #include "spool.h"
+#include "thread.h"
 
 #define INF_MAX 16384u             /* in-flight entries */
 #define INF_MAX_BYTES (8u << 20)   /* in-flight event bytes */
@@ -972,12 +972,7 @@ int bw_syslog_sink_open(const char *spec, const struct bw_sink_defaults *d, stru
 	s->seed = (unsigned)getpid() ^ (unsigned)(uintptr_t)s ^ (unsigned)(mono() * 1e6);
 	s->backoff = BACKOFF_MIN;
 	/* the sender takes no signals: they belong to the main thread, and SIGPIPE becomes EPIPE */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int pr = pthread_create(&s->th, NULL, sender, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pr != 0) {
+	if (bw_thread_start_nosignals(&s->th, sender, s) != 0) {
 		snprintf(err, errcap, "%s: cannot start its thread", s->disp);
 		rc = BW_ENOMEM;
 		goto fail;

@@ -377,12 +377,9 @@ void bw_worker_frame(struct bw_worker *w, const struct bw_frame *fr, const char 
 {
 	struct bw_packet p;
 
-	w->cur_file = file;
-	w->cur_frame = fr->number;
-	w->cur_ts = fr->ts;
-	/* before the frame's own work, as bw_worker_expire does for a frame of
-	 * another worker's: the detectors then see the same order either way */
-	worker_tick(w, fr->ts);
+	/* time passes first, as for a frame of another worker's: the detectors
+	 * then see the same order either way */
+	bw_worker_expire(w, fr, file);
 	w->st.frames++;
 	w->st.bytes += fr->wire_len;
 	if (!w->st.first_ts || fr->ts < w->st.first_ts)

@@ -217,7 +217,7 @@ static void test_ip_like_inet_ntop(void **state)
 		}
 		if (!inet_ntop(ip.family == 4 ? AF_INET : AF_INET6, ip.a, want, sizeof(want)))
 			fail();
-		assert_string_equal(bw_json_ip_text(&ip, got, sizeof(got)), want);
+		assert_string_equal(bw_ip_str(&ip, got, sizeof(got)), want);
 		/* the shared formatter the DNS AAAA text and the alerts use; unterminated, with its length */
 		memset(got, 'x', sizeof(got));
 		size_t gl = bw_ip_text(&ip, got);
@@ -231,11 +231,11 @@ static void test_ip_like_inet_ntop(void **state)
 		ip.family = 6;
 		assert_int_equal(inet_pton(AF_INET6, fixed[i], ip.a), 1);
 		inet_ntop(AF_INET6, ip.a, want, sizeof(want));
-		assert_string_equal(bw_json_ip_text(&ip, got, sizeof(got)), want);
+		assert_string_equal(bw_ip_str(&ip, got, sizeof(got)), want);
 	}
 	ip.family = 0;
-	assert_string_equal(bw_json_ip_text(&ip, got, sizeof(got)), "-");
-	assert_string_equal(bw_json_ip_text(NULL, got, sizeof(got)), "-");
+	assert_string_equal(bw_ip_str(&ip, got, sizeof(got)), "-");
+	assert_string_equal(bw_ip_str(NULL, got, sizeof(got)), "-");
 	struct bw_json j;
 	assert_int_equal(bw_json_init(&j, 0), BW_OK);
 	ip.family = 4;
