@@ -128,12 +128,54 @@ uint64_t bw_hash_end(const struct bw_hash *hin)
 	return h.v0 ^ h.v1 ^ h.v2 ^ h.v3;
 }
 
-uint64_t bw_hash(uint64_t k0, uint64_t k1, const void *p, size_t n)
+/*
+ * The one-shot form keeps the state in locals: through the streaming
+ * functions the four words went to memory between every call, which made a
+ * 22-byte name cost 194 instructions, a third of a binding-table lookup
+ * (bench/NOTES.md, "Seventh round"). Same rounds, same result: the tests
+ * compare it with the streaming form at every length and split.
+ */
+#define SIP_ROUND(a, b, c, d)                                                                                  \
+	do {                                                                                                   \
+		a += b;                                                                                        \
+		b = rotl64(b, 13);                                                                             \
+		b ^= a;                                                                                        \
+		a = rotl64(a, 32);                                                                             \
+		c += d;                                                                                        \
+		d = rotl64(d, 16);                                                                             \
+		d ^= c;                                                                                        \
+		a += d;                                                                                        \
+		d = rotl64(d, 21);                                                                             \
+		d ^= a;                                                                                        \
+		c += b;                                                                                        \
+		b = rotl64(b, 17);                                                                             \
+		b ^= c;                                                                                        \
+		c = rotl64(c, 32);                                                                             \
+	} while (0)
+
+uint64_t bw_hash(uint64_t k0, uint64_t k1, const void *data, size_t n)
 {
-	struct bw_hash h;
-	bw_hash_init(&h, k0, k1);
-	bw_hash_add(&h, p, n);
-	return bw_hash_end(&h);
+	const uint8_t *p = data;
+	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
+	uint64_t b = (uint64_t)n << 56;
+	for (; n >= 8; n -= 8, p += 8) {
+		uint64_t m = load_le64(p);
+		v3 ^= m;
+		for (int i = 0; i < BW_SIP_C; i++)
+			SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	b |= load_le_partial(p, n);
+	v3 ^= b;
+	for (int i = 0; i < BW_SIP_C; i++)
+		SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+#pragma GCC unroll 4
+	for (int i = 0; i < BW_SIP_D; i++)
+		SIP_ROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
 }
 
 void bw_hash_random_key(uint64_t k[2])

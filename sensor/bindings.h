@@ -51,7 +51,7 @@
  *
  * Memory: a 12-byte index slot per entry of configured capacity (about
  * 15 MB with the defaults) is reserved by bw_bindings_new and touched as the
- * tables fill, and each table's bucket heads grow with its entries (16 to 64
+ * tables fill, and each table's bucket heads grow with its entries (16 to 32
  * bytes per entry, table.h); a name bound to one IPv4 address then costs
  * about 110 bytes plus the name in name_addr, and as much again in
  * addr_names (measured by tools/bench_tables). Sets grow their entry when a

@@ -15,7 +15,7 @@
  * only when its item count crossed a power of two, which left a full table
  * at chains of about eight (bench/NOTES.md, "Binding tables"); sized up front
  * it initialised every bucket node at start and walked them again at exit.
- * Ours grows 4x at a load of one half, re-chaining in place
+ * Ours doubles at a load of one half, re-chaining in place
  * under every writer lock; a reader that misses while a grow ran retries
  * (a per-table sequence count): a hit needs no check at all, and only a
  * miss that meets a grow (a few per table's life, O(entries) each) waits.
@@ -301,13 +301,19 @@ static inline size_t line_round(size_t n, size_t size)
 }
 
 /*
- * Buckets a table starts with; it grows 4x whenever it holds more than half
- * as many entries (load 0.125 to 0.5: 16 to 64 bytes of heads per entry, at
+ * Buckets a table starts with; it doubles whenever it holds more than half
+ * as many entries (load 0.25 to 0.5: 16 to 32 bytes of heads per entry, at
  * most 32 per entry of capacity): the array's resident size follows the
- * entries, as the lfht's did. Load 1 instead saves a quarter of a big
- * table's bucket memory and costs about 15 % of full-table lookups.
+ * entries. It grew 4x until the seventh round (bench/NOTES.md): 16 to 64
+ * bytes a head per entry, and a step of four times the array when the
+ * entries crossed a power of four, which was a third of the binding
+ * tables' growth between the 1 GiB and 4 GiB bench captures. Doubling
+ * re-chains each entry about twice over the table's life instead of about
+ * 1.3 times. Load 1 instead saves a quarter of a big table's bucket memory
+ * and costs about 15 % of full-table lookups.
  */
 #define INIT_BUCKETS 4096
+#define GROW_FACTOR 2
 
 /* Dead at packet second now_s, for an entry whose exp_s is exp_s. */
 static inline bool exp_dead(uint32_t exp_s, uint64_t now_s)
@@ -453,9 +459,11 @@ static inline struct stripe *stripe_of(const struct bw_table *t, uint64_t h)
 	return &t->stripes[h & (t->nstripes - 1)];
 }
 
+/* The tag and the length first; the key bytes without a libc call for the usual names
+ * (bw_mem_equal: a third of the memcmp call it replaced, bench/NOTES.md "Seventh round"). */
 static inline bool entry_is(const struct entry *e, uint32_t tag, const void *key, size_t klen)
 {
-	return e->tag == tag && e->klen == klen && memcmp(e->data, key, klen) == 0;
+	return e->tag == tag && e->klen == klen && bw_mem_equal(e->data, key, klen);
 }
 
 /* Copy a consistent snapshot of e's value. Called inside rcu_read_lock. */
@@ -675,7 +683,7 @@ static uint32_t sweep_stripe(struct bw_table *t, struct stripe *st, bw_time_t no
 }
 
 /*
- * Grow the bucket array 4x, under every writer lock (taken in order; a
+ * Grow the bucket array GROW_FACTOR times, under every writer lock (taken in order; a
  * writer never holds two). Entries are re-chained in place, which a reader
  * walking an old chain may see half done: rseq is odd meanwhile, and every
  * re-chained pointer is stored with release after rseq changed, so a reader
@@ -691,7 +699,7 @@ static void bucket_grow(struct bw_table *t)
 	uint64_t cnt = __atomic_load_n(&t->count, __ATOMIC_RELAXED);
 	if (cnt * 2 <= old->n || old->n >= t->max_buckets)
 		goto out; /* another writer grew it first */
-	struct bucket_arr *na = buckets_alloc(BW_MIN(old->n * 4, t->max_buckets));
+	struct bucket_arr *na = buckets_alloc(BW_MIN(old->n * GROW_FACTOR, t->max_buckets));
 	if (!na)
 		goto out; /* stay at this size: longer chains, still right */
 	uint32_t rs = t->rseq;

@@ -27,7 +27,7 @@
  * capacity (the entry's address and its death second, which the sweep reads
  * instead of the entry), from 64 KiB on in a mapping of its own: pages are
  * touched as the table fills. The bucket heads (8 bytes each) start at 4096
- * and grow 4x whenever the table holds more than half as many entries, up
+ * and double whenever the table holds more than half as many entries, up
  * to two per entry of capacity rounded up to a power of two: a grow
  * re-chains every entry under all writer locks while lookups go on (a
  * lookup that misses during one retries). Each key then costs one

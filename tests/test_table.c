@@ -121,6 +121,33 @@ static void test_config(void **state)
 	bw_table_free(t);
 }
 
+/* The key compare the lookups use: equal exactly when memcmp says so, at every length
+ * around its inline range and with the difference at every position. */
+static void test_key_compare(void **state)
+{
+	(void)state;
+	uint8_t a[80], b[80];
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(i * 37 + 11);
+	for (size_t n = 0; n <= sizeof(a); n++) {
+		memcpy(b, a, sizeof(a));
+		assert_true(bw_mem_equal(a, b, n));
+		for (size_t at = 0; at < n; at++) {
+			for (int bit = 0; bit < 8; bit += 7) {
+				b[at] ^= (uint8_t)(1u << bit);
+				assert_false(bw_mem_equal(a, b, n));
+				assert_false(bw_mem_equal(b, a, n));
+				b[at] ^= (uint8_t)(1u << bit);
+			}
+		}
+		/* A difference past n is not looked at. */
+		if (n < sizeof(a)) {
+			b[n] ^= 1;
+			assert_true(bw_mem_equal(a, b, n));
+		}
+	}
+}
+
 static void test_basic(void **state)
 {
 	(void)state;
@@ -851,7 +878,7 @@ static void test_concurrent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config),	     cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_config), cmocka_unit_test(test_key_compare),	     cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_grow),	     cmocka_unit_test(test_evict_exact),
 		cmocka_unit_test(test_evict_sampled), cmocka_unit_test(test_many_stripes), cmocka_unit_test(test_expiry), cmocka_unit_test(test_grow_under_readers),
 		cmocka_unit_test(test_free_other_thread), cmocka_unit_test(test_concurrent),
