@@ -407,58 +407,61 @@ int main(int argc, char **argv)
 	printf("tables: addr_names bytes per entry: %.1f (1 name each)\n", (double)an->bytes / (double)an->entries);
 	bw_bindings_thread_offline(); /* main only waits from here on */
 
-	enum { L1U, L1Z, L2U, L2Z, L1WU, L2WU, L2WZ, L2WH, L2WUA, L2WZA, NFIG };
-	static struct figure fig[NFIG];
-	for (int r = 0; r < rounds; r++) {
-		struct lookups l;
-		l = run_lookups(b, entries, 1, false, NULL, 0, secs);
-		figure_add(&fig[L1U], &l);
-		l = run_lookups(b, entries, 1, false, zipf, 0, secs);
-		figure_add(&fig[L1Z], &l);
-		l = run_lookups(b, entries, 2, false, NULL, 0, secs);
-		figure_add(&fig[L2U], &l);
-		l = run_lookups(b, entries, 2, false, zipf, 0, secs);
-		figure_add(&fig[L2Z], &l);
-		l = run_lookups(bw, entries, 1, true, NULL, 0, secs);
-		figure_add(&fig[L1WU], &l);
-		l = run_lookups(bw, entries, 2, true, NULL, 0, secs);
-		figure_add(&fig[L2WU], &l);
-		l = run_lookups(bw, entries, 2, true, zipf, 0, secs);
-		figure_add(&fig[L2WZ], &l);
-		l = run_lookups(bw, 4096, 2, true, NULL, 0, secs);
-		figure_add(&fig[L2WH], &l);
-		l = run_lookups(bw, entries, 2, true, NULL, absent, secs);
-		figure_add(&fig[L2WUA], &l);
-		l = run_lookups(bw, entries, 2, true, zipf, absent, secs);
-		figure_add(&fig[L2WZA], &l);
-	}
-	for (int i = 0; i < NFIG; i++)
-		figure_end(&fig[i]);
 	char dist_u[64], dist_z[64];
 	snprintf(dist_u, sizeof(dist_u), "uniform, %u%% never bound", absent);
 	snprintf(dist_z, sizeof(dist_z), "zipf, %u%% never bound", absent);
-	line_lookups("1 thread", "uniform", &fig[L1U], 1);
-	line_lookups("1 thread", "zipf", &fig[L1Z], 1);
-	line_lookups("2 threads", "uniform", &fig[L2U], 2);
-	line_lookups("2 threads", "zipf", &fig[L2Z], 2);
-	line_lookups("1 thread + 1 writer", "uniform", &fig[L1WU], 1);
-	line_lookups("2 threads + 1 writer", "uniform", &fig[L2WU], 2);
-	line_lookups("2 threads + 1 writer", "zipf", &fig[L2WZ], 2);
-	line_lookups("2 threads + 1 writer", "4096 hot names", &fig[L2WH], 2);
-	line_lookups("2 threads + 1 writer", dist_u, &fig[L2WUA], 2);
-	line_lookups("2 threads + 1 writer", dist_z, &fig[L2WZA], 2);
+	/* The figures, in the order they run each round and are printed. */
+	const struct {
+		const char *what, *dist;
+		int readers;
+		bool writer, zipf;
+		size_t hot;
+		uint32_t absent;
+		bool target; /* judged against the 5 M/s target */
+	} spec[] = {
+		{ "1 thread", "uniform", 1, false, false, entries, 0 },
+		{ "1 thread", "zipf", 1, false, true, entries, 0 },
+		{ "2 threads", "uniform", 2, false, false, entries, 0 },
+		{ "2 threads", "zipf", 2, false, true, entries, 0 },
+		{ "1 thread + 1 writer", "uniform", 1, true, false, entries, 0 },
+		{ "2 threads + 1 writer", "uniform", 2, true, false, entries, 0, true },
+		{ "2 threads + 1 writer", "zipf", 2, true, true, entries, 0, true },
+		{ "2 threads + 1 writer", "4096 hot names", 2, true, false, 4096, 0 },
+		{ "2 threads + 1 writer", dist_u, 2, true, false, entries, absent, true },
+		{ "2 threads + 1 writer", dist_z, 2, true, true, entries, absent, true },
+	};
+	enum { NFIG = BW_ARRAY_SIZE(spec) };
+	static struct figure fig[NFIG];
+	for (int r = 0; r < rounds; r++) {
+		for (size_t k = 0; k < NFIG; k++) {
+			struct lookups l = run_lookups(spec[k].writer ? bw : b, spec[k].hot, spec[k].readers,
+						       spec[k].writer, spec[k].zipf ? zipf : NULL, spec[k].absent, secs);
+			figure_add(&fig[k], &l);
+		}
+	}
+	for (size_t k = 0; k < NFIG; k++) {
+		figure_end(&fig[k]);
+		line_lookups(spec[k].what, spec[k].dist, &fig[k], spec[k].readers);
+	}
+	size_t wf = 0; /* the writer's rate beside 2 readers of uniform names, the first such figure */
+	while (wf + 1 < NFIG && !(spec[wf].writer && spec[wf].readers == 2))
+		wf++;
 	printf("tables: name_addr writer binds during 2-thread lookups: %.2f M/s (median of %d)\n",
-	       fig[L2WU].writer.med / 1e6, fig[L2WU].n);
+	       fig[wf].writer.med / 1e6, fig[wf].n);
 
 	bw_bindings_thread_online();
 	bw_bindings_stats(bw, &st);
 	printf("tables: name_addr after the runs: %" PRIu64 " entries, %" PRIu64 " evictions, %" PRIu64 " grows\n",
 	       st.t[BW_BT_NAME_ADDR].entries, st.t[BW_BT_NAME_ADDR].evictions, st.t[BW_BT_NAME_ADDR].grows);
-	printf("tables: target >= 5 M lookups/s per thread, 2 threads + inserts (medians): %s (zipf), %s (uniform), "
-	       "%s (zipf, %u%% never bound), %s (uniform, %u%% never bound)\n",
-	       fig[L2WZ].cpu.med >= 5e6 ? "met" : "NOT met", fig[L2WU].cpu.med >= 5e6 ? "met" : "NOT met",
-	       fig[L2WZA].cpu.med >= 5e6 ? "met" : "NOT met", absent, fig[L2WUA].cpu.med >= 5e6 ? "met" : "NOT met",
-	       absent);
+	printf("tables: target >= 5 M lookups/s per thread, 2 threads + inserts (medians):");
+	const char *sep = " ";
+	for (size_t k = 0; k < NFIG; k++) {
+		if (!spec[k].target)
+			continue;
+		printf("%s%s (%s)", sep, fig[k].cpu.med >= 5e6 ? "met" : "NOT met", spec[k].dist);
+		sep = ", ";
+	}
+	printf("\n");
 	printf("tables: target <= 256 bytes per name binding beyond the name text: %s\n",
 	       bpe - avg_name <= 256 ? "met" : "NOT met");
 	bw_bindings_free(b);
