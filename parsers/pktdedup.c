@@ -23,22 +23,28 @@
 
 static inline uint64_t rotl64(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 
+/* One SipRound over four state words (lvalues): the streaming and the one-shot forms share it. */
+#define SIP_ROUND(a, b, c, d)                                                                                  \
+	do {                                                                                                   \
+		a += b;                                                                                        \
+		b = rotl64(b, 13);                                                                             \
+		b ^= a;                                                                                        \
+		a = rotl64(a, 32);                                                                             \
+		c += d;                                                                                        \
+		d = rotl64(d, 16);                                                                             \
+		d ^= c;                                                                                        \
+		a += d;                                                                                        \
+		d = rotl64(d, 21);                                                                             \
+		d ^= a;                                                                                        \
+		c += b;                                                                                        \
+		b = rotl64(b, 17);                                                                             \
+		b ^= c;                                                                                        \
+		c = rotl64(c, 32);                                                                             \
+	} while (0)
+
 static inline void sip_round(struct bw_hash *h)
 {
-	h->v0 += h->v1;
-	h->v1 = rotl64(h->v1, 13);
-	h->v1 ^= h->v0;
-	h->v0 = rotl64(h->v0, 32);
-	h->v2 += h->v3;
-	h->v3 = rotl64(h->v3, 16);
-	h->v3 ^= h->v2;
-	h->v0 += h->v3;
-	h->v3 = rotl64(h->v3, 21);
-	h->v3 ^= h->v0;
-	h->v2 += h->v1;
-	h->v1 = rotl64(h->v1, 17);
-	h->v1 ^= h->v2;
-	h->v2 = rotl64(h->v2, 32);
+	SIP_ROUND(h->v0, h->v1, h->v2, h->v3);
 }
 
 /* Rounds per word and at the end: 1-3 is the fast variant (as Python and
@@ -133,26 +139,8 @@ uint64_t bw_hash_end(const struct bw_hash *hin)
  * functions the four words went to memory between every call, which made a
  * 22-byte name cost 194 instructions, a third of a binding-table lookup
  * (bench/NOTES.md, "Seventh round"). Same rounds, same result: the tests
- * compare it with the streaming form at every length and split.
+ * compare it with the streaming form at every length and alignment.
  */
-#define SIP_ROUND(a, b, c, d)                                                                                  \
-	do {                                                                                                   \
-		a += b;                                                                                        \
-		b = rotl64(b, 13);                                                                             \
-		b ^= a;                                                                                        \
-		a = rotl64(a, 32);                                                                             \
-		c += d;                                                                                        \
-		d = rotl64(d, 16);                                                                             \
-		d ^= c;                                                                                        \
-		a += d;                                                                                        \
-		d = rotl64(d, 21);                                                                             \
-		d ^= a;                                                                                        \
-		c += b;                                                                                        \
-		b = rotl64(b, 17);                                                                             \
-		b ^= c;                                                                                        \
-		c = rotl64(c, 32);                                                                             \
-	} while (0)
-
 uint64_t bw_hash(uint64_t k0, uint64_t k1, const void *data, size_t n)
 {
 	const uint8_t *p = data;
@@ -172,7 +160,6 @@ uint64_t bw_hash(uint64_t k0, uint64_t k1, const void *data, size_t n)
 		SIP_ROUND(v0, v1, v2, v3);
 	v0 ^= b;
 	v2 ^= 0xff;
-#pragma GCC unroll 4
 	for (int i = 0; i < BW_SIP_D; i++)
 		SIP_ROUND(v0, v1, v2, v3);
 	return v0 ^ v1 ^ v2 ^ v3;

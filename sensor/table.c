@@ -459,8 +459,9 @@ static inline struct stripe *stripe_of(const struct bw_table *t, uint64_t h)
 	return &t->stripes[h & (t->nstripes - 1)];
 }
 
-/* The tag and the length first; the key bytes without a libc call for the usual names
- * (bw_mem_equal: a third of the memcmp call it replaced, bench/NOTES.md "Seventh round"). */
+/* The tag and the length first; then the key bytes, without a libc call for the usual
+ * names (bw_mem_equal: 23 instructions a hit against the memcmp call's 31, bench/NOTES.md
+ * "Seventh round"). */
 static inline bool entry_is(const struct entry *e, uint32_t tag, const void *key, size_t klen)
 {
 	return e->tag == tag && e->klen == klen && bw_mem_equal(e->data, key, klen);
