@@ -134,11 +134,21 @@ for i in $(seq 1 "$RUNS"); do
 		run tshark tshark -r "$CAP" -n -T fields "${TSHARK_FIELDS[@]}" -Y "dns.flags.response == 1 || tls.handshake.type == 1 || tls.handshake.type == 11"
 	fi
 done
-# peak RSS against capture size: the same runs on the capture RSSX times as big
+# peak RSS against capture size: the same runs on the capture RSSX times as big. They
+# write their events to a file as bw1 and bw2 do, and keep only the last stats event
+# (what state each run ended with: the report sets it beside the RSS figures).
+run_big() {
+	local name=$1
+	shift
+	rm -f "$DIR/events.$name.json.tmp"
+	run "$name" "$@" -o "jsonl:$DIR/events.$name.json.tmp" || return 1
+	grep '"stats"' "$DIR/events.$name.json.tmp" | tail -1 >"$DIR/stats.$name.json"
+	rm -f "$DIR/events.$name.json.tmp"
+}
 for i in $(seq 1 $((RSSX > 0 ? 3 : 0))); do
 	cat "$XCAP" >/dev/null
-	run bw1_big "$BW" -q --workers 1 -r "$XCAP" -o jsonl:/dev/null
-	run bw2_big "$BW" -q --workers 2 -r "$XCAP" -o jsonl:/dev/null
+	run_big bw1_big "$BW" -q --workers 1 -r "$XCAP"
+	run_big bw2_big "$BW" -q --workers 2 -r "$XCAP"
 	if [ -n "${BENCH_ALT:-}" ]; then
 		run alt1_big "$BENCH_ALT" -q --workers 1 -r "$XCAP" -o jsonl:/dev/null
 		run alt2_big "$BENCH_ALT" -q --workers 2 -r "$XCAP" -o jsonl:/dev/null
@@ -286,6 +296,29 @@ for n in ('bw1', 'bw2'):
         d = (a - b) / b * 100
         trow.append('| peak RSS flat (%s): a capture %dx the size against this one, within 10 %% | %.1f MiB against %.1f MiB (%+.1f %%) | %s |' % (labels[n], rssx, a, b, d, yn(abs(d) < 10)))
 
+# What each run held at its end, from its last stats event: the RSS rows compare
+# two captures, and this says what the bigger one made the sensor keep.
+def end_state(f):
+    try:
+        last = None
+        with open(f) as fh:
+            for line in fh:
+                if '"stats"' in line:
+                    last = line
+        st = json.loads(last)['bindwatch']['stats']
+        names = sum(st['bindings'][t]['entries'] for t in ('name_addr', 'addr_names', 'name_cname', 'name_rcode'))
+        return names, st['bindings']['name_addr']['entries'], st['tcp']['flows_active_max']
+    except Exception:
+        return None
+srow = []
+for n in ('bw1', 'bw2'):
+    a = end_state(os.path.join(os.path.dirname(cap), 'events.%s.json' % n))
+    b = end_state(os.path.join(os.path.dirname(cap), 'stats.%s_big.json' % n))
+    if a and b:
+        srow.append('- %s: DNS binding-table entries %d against %d (names with addresses %d against %d), TCP flows at once at most %d against %d.' % (labels[n], b[0], a[0], b[1], a[1], b[2], a[2]))
+if srow:
+    srow = ['', 'What the sensor held at the end of the runs, the capture %dx the size against this one (its last stats event): the peak RSS rows above compare runs that keep this much state (bench/NOTES.md, "Seventh round", splits the growth by allocation site).' % rssx, ''] + srow
+
 def sh(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
@@ -305,7 +338,7 @@ capline = '%s: %.1f MiB, %d packets, %d bytes on the wire (`tools/pcapgen-bench 
 text = ['# Benchmark results', '', 'Made by `make bench` (tools/bench.sh); see bench/NOTES.md for what the numbers mean and what was changed because of them.', '',
         '## Machine', ''] + machine + ['', '## Capture', '', capline, '',
         '## Throughput (page cache warm)', '', 'Each capture was dropped from the page cache and read back once with cat before the runs, so the cache holds it as a capture read from disk (bench/NOTES.md, "Fifth round").', ''] + rows + ['', 'wall / bare: the median wall time over the bare libpcap loop\'s median in the same run (lower is better).', '',
-        '## Against the targets', ''] + trow + ['', '## Completeness against the ground truth', ''] + crow + ['']
+        '## Against the targets', ''] + trow + srow + ['', '## Completeness against the ground truth', ''] + crow + ['']
 if os.path.getsize(extra):
     text += ['## Table and cloud-range benchmarks', '', open(extra).read()]
 open(out, 'w').write('\n'.join(text) + '\n')
