@@ -68,10 +68,11 @@ static void sb_dec2(struct sbuf *b, unsigned v)
 	sb_put(b, d, 2);
 }
 
+static const char hex[] = "0123456789abcdef"; /* digests, JA4 ALPN characters, %04x codes */
+
 /* A 16-bit v in four lowercase hex digits ("%04x"). */
 static void sb_hex4(struct sbuf *b, uint16_t v)
 {
-	static const char hex[] = "0123456789abcdef";
 	char d[4] = { hex[v >> 12], hex[(v >> 8) & 15], hex[(v >> 4) & 15], hex[v & 15] };
 	sb_put(b, d, 4);
 }
@@ -99,7 +100,6 @@ static void sb_dec_list16(struct sbuf *b, const uint16_t *v, size_t n)
 
 static int hex_digest(const EVP_MD *md, const char *s, size_t n, char *out, size_t hexlen)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0;
 	if (!EVP_Digest(s, n, d, &dl, md, NULL) || dl * 2 < hexlen) {
@@ -236,7 +236,6 @@ static size_t count_non_grease(const uint16_t *v, size_t n)
 /* The JA4 "a" part: 10 characters. */
 static void ja4_a(const struct bw_tls_client_hello *ch, enum bw_ja4_proto proto, struct sbuf *b)
 {
-	static const char hex[] = "0123456789abcdef";
 	if (proto == BW_JA4_AUTO)
 		proto = ch->is_dtls ? BW_JA4_DTLS : BW_JA4_TCP;
 	sb_char(b, (char)proto);
